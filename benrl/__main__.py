@@ -1,0 +1,7 @@
+"""`python -m benrl` runs the command line."""
+
+import sys
+
+from benrl.cli import main
+
+sys.exit(main())

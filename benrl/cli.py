@@ -1,0 +1,176 @@
+"""The `benrl` command line. Run `benrl --help` for the subcommands.
+
+User errors (`BenrlError`) print one message without a traceback and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from benrl.types import BenrlError
+
+
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, show_lines=False)
+    for r in rows:
+        table.add_row(*(str(r.get(c, "")) for c in columns))
+    Console(width=max(120, os.get_terminal_size().columns if sys.stdout.isatty() else 160)).print(table)
+
+
+def cmd_traits(args: argparse.Namespace) -> int:
+    from benrl.traits.taxonomy import taxonomy
+
+    tax = taxonomy()
+    if args.json:
+        print(json.dumps({"traits": [t.model_dump() for t in tax.traits.values()],
+                          "umbrellas": [u.model_dump() for u in tax.umbrellas.values()]}, indent=2))
+        return 0
+    _print_table([{**t.model_dump(), "umbrella": ", ".join(t.umbrella)} for t in tax.traits.values()],
+                 ["id", "split", "name", "definition", "umbrella"])
+    _print_table([{**u.model_dump(), "traits": ", ".join(u.traits)} for u in tax.umbrellas.values()],
+                 ["id", "name", "traits"])
+    return 0
+
+
+def cmd_domains(args: argparse.Namespace) -> int:
+    from benrl.traits.taxonomy import taxonomy
+
+    tax = taxonomy()
+    if args.json:
+        print(json.dumps({"domains": [d.model_dump() for d in tax.domains.values()]}, indent=2))
+        return 0
+    _print_table([{**d.model_dump(), "tags": ", ".join(d.tags)} for d in tax.domains.values()],
+                 ["id", "name", "tags", "description"])
+    return 0
+
+
+def cmd_models_prepare(args: argparse.Namespace) -> int:
+    from benrl.models.backends import offline_tiktoken
+    from benrl.models.prepare import DEFAULT_MODELS, prepare
+
+    for name in args.names or list(DEFAULT_MODELS):
+        path = prepare(name, force=args.force)
+        print(f"{name}: {path}")
+    offline_tiktoken()
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from benrl.models.prepare import list_prepared
+
+    rows = list_prepared()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        r["size"] = f"{r['size_bytes'] / 1e6:.0f} MB" if r.get("size_bytes") else "-"
+        r["source"] = f"{r['package']} {r.get('package_version', '')}".strip()
+    _print_table(rows, ["name", "role", "prepared", "size", "source", "path"])
+    return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from benrl.traits.leakage import check
+
+    files = [Path(f) for f in args.files] or None
+    report = check(files, semantic=not args.no_semantic, strict=True if args.strict else None)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print(f"train: {report.train}  held-out/eval: {report.heldout}  multi-turn: {report.multi_turn_share:.0%}  "
+              f"flawed prior turn: {report.flawed_prior_turn_share:.0%}  "
+              f"semantic check: {'on' if report.semantic_checked else 'off'}")
+        _print_table([{"trait": k, **v} for k, v in sorted(report.by_trait.items())], ["trait", "train", "heldout"])
+        _print_table([{"domain": k, **v} for k, v in sorted(report.by_domain.items())], ["domain", "train", "heldout"])
+        for w in report.warnings:
+            print(f"warning: {w}")
+        for p in report.problems:
+            print(p, file=sys.stderr)
+        print("OK: no invalid lines, no train/evaluation leakage" if report.ok
+              else f"FAILED: {len(report.problems)} problem(s)")
+    return 0 if report.ok else 2
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from benrl.traits.generator import generate
+    from benrl.traits.taxonomy import taxonomy
+
+    tax = taxonomy()
+    traits = args.traits or (tax.heldout_traits if args.split == "heldout" else list(tax.traits))
+    report = asyncio.run(generate(
+        traits=traits, domains=args.domains or list(tax.domains), per_cell=args.per_cell, model=args.model,
+        out=Path(args.out), split=args.split, seed=args.seed, max_attempts=args.max_attempts,
+        existing=[Path(p) for p in args.existing], semantic_dedup=not args.no_semantic,
+    ))
+    print(json.dumps(report.as_json(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="benrl", description="Beneficial-trait RL: data, judging, training, evals.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("traits", help="list the 15 traits and the blog's umbrella labels")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_traits)
+
+    s = sub.add_parser("domains", help="list the 12 domains")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_domains)
+
+    models = sub.add_parser("models", help="prepare and list the offline default models")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    s = msub.add_parser("prepare", help="convert packaged weights into HF folders under $BENRL_HOME")
+    s.add_argument("names", nargs="*", help="default model names (all if omitted)")
+    s.add_argument("--force", action="store_true", help="rebuild even if prepared")
+    s.set_defaults(func=cmd_models_prepare)
+    s = msub.add_parser("list", help="show prepared default models, sizes and source packages")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_models_list)
+
+    data = sub.add_parser("data", help="validate scenario files")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    s = dsub.add_parser("check", help="validate files and report train/held-out leakage (default: the shipped library)")
+    s.add_argument("files", nargs="*", help="scenario or HealthBench JSONL files")
+    s.add_argument("--json", action="store_true", help="print counts, overlaps and problems as JSON")
+    s.add_argument("--strict", action="store_true", help="apply the library quality rules to every file")
+    s.add_argument("--no-semantic", action="store_true", help="skip the MiniLM near-duplicate check")
+    s.set_defaults(func=cmd_data_check)
+
+    s = sub.add_parser("generate", help="generate scenarios with rubrics on the trait x domain grid")
+    s.add_argument("--traits", nargs="*", default=[], help="trait ids (default: all for train, held-out 7 for heldout)")
+    s.add_argument("--domains", nargs="*", default=[], help="domain ids (default: all)")
+    s.add_argument("--per-cell", type=int, default=1, help="scenarios per trait x domain cell")
+    s.add_argument("--model", default="default", help="generator model string (see benrl/models/backends.py)")
+    s.add_argument("--out", required=True, help="output JSONL (appended to; rejects go to OUT.rejects.jsonl)")
+    s.add_argument("--split", choices=["train", "heldout"], default="train")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--max-attempts", type=int, default=3, help="attempts per scenario before giving up")
+    s.add_argument("--existing", nargs="*", default=[], help="files whose near-duplicates are dropped")
+    s.add_argument("--no-semantic", action="store_true", help="lexical de-duplication only")
+    s.set_defaults(func=cmd_generate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except BenrlError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

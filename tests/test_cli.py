@@ -1,0 +1,42 @@
+"""The command line: subcommands listed, taxonomy printed as tables and JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benrl", *args], capture_output=True, text=True)
+
+
+def test_help_lists_subcommands():
+    out = _run("--help").stdout
+    for cmd in ("traits", "domains", "models", "data", "generate"):
+        assert cmd in out
+
+
+def test_traits_json_has_15_with_7_heldout_and_umbrellas():
+    doc = json.loads(_run("traits", "--json").stdout)
+    traits = {t["id"]: t for t in doc["traits"]}
+    assert len(traits) == 15
+    assert {t for t, v in traits.items() if v["split"] == "heldout"} == {
+        "truthfulness", "metacognitive_transparency", "corrigibility", "downside_aware_planning",
+        "power_asymmetry_awareness", "anti_hierarchy_governance", "universalizable_fairness"}
+    umbrellas = {u["id"]: u["traits"] for u in doc["umbrellas"]}
+    assert "downside_aware_planning" in umbrellas["risk_sensitivity"]
+    assert "human_protective_helpfulness" in umbrellas["concern_for_human_welfare"]
+
+
+def test_domains_table_and_json():
+    doc = json.loads(_run("domains", "--json").stdout)
+    assert len(doc["domains"]) == 12
+    area = {d["id"]: d["tags"] for d in doc["domains"]}
+    assert area["health"] == ["health"] and area["science"] == ["science"] and area["art"] == []
+    assert "Creative writing" in _run("domains").stdout
+
+
+def test_unknown_generate_trait_is_a_user_error(tmp_path):
+    r = _run("generate", "--traits", "kindness", "--model", "mockllm/model", "--out", str(tmp_path / "x.jsonl"))
+    assert r.returncode == 2 and "unknown trait 'kindness'" in r.stderr and "Traceback" not in r.stderr
