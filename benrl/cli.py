@@ -115,6 +115,35 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_judge_calibrate(args: argparse.Namespace) -> int:
+    from benrl.judges.calibrate import run_calibrate
+    from benrl.judges.rubric import JudgeConfig
+
+    config = JudgeConfig(model=args.judge, mode=args.mode, max_connections=args.max_connections,
+                         cache=not args.no_cache)
+    c = run_calibrate(Path(args.labels), config, limit=args.limit)
+    if args.json:
+        print(json.dumps(c.as_json(), indent=2))
+        return 0
+    row = c.as_json()
+    _print_table([{"metric": k, "value": v} for k, v in row.items()], ["metric", "value"])
+    return 0
+
+
+def cmd_judge_train_probe(args: argparse.Namespace) -> int:
+    from benrl.judges.calibrate import LABELS_DIR, load_labels
+    from benrl.judges.local import PROBE_PATH, train_probe
+    from benrl.types import RubricItem
+
+    labels = load_labels(Path(args.labels) if args.labels else LABELS_DIR / "train.jsonl")
+    probe = train_probe([(x.prompt, x.completion, RubricItem(criterion=x.criterion, points=x.points)) for x in labels],
+                        [x.met for x in labels], [x.scenario_id or x.completion for x in labels], seed=args.seed)
+    out = Path(args.out) if args.out else PROBE_PATH
+    probe.save(out)
+    print(json.dumps({"out": str(out), **probe.meta, "sim_threshold": round(probe.sim_threshold, 4)}, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="benrl", description="Beneficial-trait RL: data, judging, training, evals.")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -159,6 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--existing", nargs="*", default=[], help="files whose near-duplicates are dropped")
     s.add_argument("--no-semantic", action="store_true", help="lexical de-duplication only")
     s.set_defaults(func=cmd_generate)
+
+    judge = sub.add_parser("judge", help="rubric judge: calibration against labels, offline probe training")
+    jsub = judge.add_subparsers(dest="judge_command", required=True, metavar="ACTION")
+    s = jsub.add_parser("calibrate", help="agreement of a judge with labelled verdicts")
+    s.add_argument("--labels", required=True, help="label JSONL (benrl/judges/data/labels/eval.jsonl ships)")
+    s.add_argument("--judge", default="benrl/minilm-probe", help="judge model string or offline benrl/<name>")
+    s.add_argument("--mode", choices=["per-item", "batched"], default="per-item")
+    s.add_argument("--max-connections", type=int, default=8, help="concurrent judge calls")
+    s.add_argument("--limit", type=int, default=None, help="grade only the first N answers")
+    s.add_argument("--no-cache", action="store_true", help="ignore the verdict cache")
+    s.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    s.set_defaults(func=cmd_judge_calibrate)
+    s = jsub.add_parser("train-probe", help="retrain the offline MiniLM probe judge from the training labels")
+    s.add_argument("--labels", default=None, help="training labels (default: the shipped train.jsonl)")
+    s.add_argument("--out", default=None, help="where to write the weights (default: the shipped file)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_judge_train_probe)
     return p
 
 

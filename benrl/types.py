@@ -104,3 +104,27 @@ class Scenario(BaseModel):
     def is_multi_turn(self) -> bool:
         """True when the prompt contains an earlier assistant turn."""
         return any(m.role == "assistant" for m in self.prompt)
+
+
+class Verdict(BaseModel):
+    """A judge's decision on one rubric item for one answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    criterion: str = Field(description="The rubric item's text.")
+    points: int = Field(description="The rubric item's signed points.")
+    met: bool | None = Field(description="True/False; None = unscored (the judge gave no usable verdict).")
+    explanation: str = Field(default="", description="The judge's short reason, or why it is unscored.")
+
+
+class Grade(BaseModel):
+    """One answer graded against its rubric."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: float | None = Field(description="HealthBench score in [0, 1]; None when no positive item was scored.")
+    raw_score: float | None = Field(description="Before clipping: met points / scored positive points (may be < 0).")
+    verdicts: list[Verdict] = Field(description="One verdict per rubric item, in rubric order.")
+    n_unscored: int = Field(description="Items without a usable verdict (excluded from the score).")
+    calls: int = Field(default=0, description="Judge model calls made for this answer (cache hits are free).")
+    tokens: int = Field(default=0, description="Judge tokens (input + output) spent on this answer.")

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
+import re
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,14 +63,20 @@ def resolve_model(model: str, config: GenerateConfig | None = None, **model_args
 
     config = config or GenerateConfig()
     name = ALIASES.get(model)
-    if name is not None:
-        return get_model("hf/local", config=config, model_path=str(ensure(name)), **model_args)
-    if model.startswith("hf/"):
+    local = str(ensure(name)) if name is not None else None
+    if model.startswith("hf/") and local is None:
         path = Path(model.removeprefix("hf/")).expanduser()
         if path.is_absolute() or model.removeprefix("hf/").startswith("."):
             if not (path / "config.json").exists():
                 raise BenrlError(f"model '{model}': {path} is not a Hugging Face model folder (no config.json)")
-            return get_model("hf/local", config=config, model_path=str(path), **model_args)
+            local = str(path)
+    if local is not None or model.startswith("hf/"):
+        if config.temperature == 0:
+            # transformers rejects temperature=0; greedy decoding is the provider's do_sample=False
+            config = config.model_copy(update={"temperature": None})
+            model_args.setdefault("do_sample", False)
+        if local is not None:
+            return get_model("hf/local", config=config, model_path=local, **model_args)
     if "/" not in model:
         raise BenrlError(
             f"model '{model}' is not a model string; use one of {sorted(ALIASES)}, hf/<folder>, "
@@ -81,3 +89,17 @@ def resolve_model(model: str, config: GenerateConfig | None = None, **model_args
     except (ValueError, ImportError, RuntimeError) as e:
         raise BenrlError(f"model '{model}': {e}") from None
 
+
+def extract_json(text: str) -> dict:
+    """The first JSON object in a model answer (inside a code fence or bare); ValueError if none parses."""
+    fenced = re.findall(r"```(?:json)?\s*(\{.*?\})\s*```", text, flags=re.S)
+    candidates = fenced + [text[m.start() :] for m in re.finditer(r"\{", text)][:5]
+    decoder = json.JSONDecoder()
+    for c in candidates:
+        try:
+            obj, _ = decoder.raw_decode(c.strip())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    raise ValueError("no JSON object found in the answer")

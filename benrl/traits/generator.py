@@ -13,12 +13,12 @@ import asyncio
 import json
 import logging
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from benrl.models.backends import extract_json
 from benrl.traits.leakage import find_overlaps
 from benrl.traits.scenarios import describe_error, library_rules, load_scenarios
 from benrl.traits.taxonomy import Taxonomy, taxonomy
@@ -69,21 +69,6 @@ class GenerateReport:
 
     def as_json(self) -> dict:
         return dict(self.__dict__)
-
-
-def extract_json(text: str) -> dict:
-    """The first JSON object in a model answer (inside a code fence or bare); ValueError if none parses."""
-    fenced = re.findall(r"```(?:json)?\s*(\{.*?\})\s*```", text, flags=re.S)
-    candidates = fenced + [text[m.start() :] for m in re.finditer(r"\{", text)][:5]
-    decoder = json.JSONDecoder()
-    for c in candidates:
-        try:
-            obj, _ = decoder.raw_decode(c.strip())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            return obj
-    raise ValueError("no JSON object found in the answer")
 
 
 def build_scenario(raw: dict, *, sid: str, trait: str, domain: str, split: str, prov: Provenance,

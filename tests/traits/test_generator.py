@@ -7,7 +7,7 @@ import json
 
 from inspect_ai.model import ModelOutput
 
-from benrl.traits.generator import PROMPT_VERSION, extract_json, generate
+from benrl.traits.generator import PROMPT_VERSION, generate
 from benrl.traits.scenarios import load_scenarios
 
 
@@ -39,12 +39,6 @@ def _mock(answers_by_domain: dict[str, list[str]]):
         raise AssertionError("prompt names no known domain")
 
     return respond
-
-
-def test_extract_json_from_fenced_and_bare_text():
-    # (model answer, expected object): fenced block, bare object after chatter
-    assert extract_json('Here:\n```json\n{"a": 1}\n```') == {"a": 1}
-    assert extract_json('Sure! {"a": {"b": 2}} hope this helps') == {"a": {"b": 2}}
 
 
 def test_generator_accepts_retries_rejects_and_dedups(tmp_path):

@@ -1,0 +1,55 @@
+"""Judge benchmark: per-item vs batched grading of the same answers, first run vs cached re-run.
+
+    .venv/bin/python benchmarks/judge.py [--judge default] [--answers 8] [--labels FILE]
+
+Prints, per mode: judge calls, tokens and seconds per answer, agreement with the gold labels
+(accuracy, kappa, unscored rate), and the same figures for a re-run that should be served from the
+verdict cache (0 calls). Ratios batched / per-item are measured side by side in one run. The default
+judge here is the small local model as a JSON-writing LLM judge, so agreement is low by construction;
+point --judge at a capable model (an openai-api/... or vllm/... string) for meaningful agreement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+
+from benrl.judges.calibrate import LABELS_DIR, calibrate, group_answers, load_labels
+from benrl.judges.rubric import JudgeConfig
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--judge", default="default")
+    ap.add_argument("--answers", type=int, default=8, help="answers graded (all items of each)")
+    ap.add_argument("--labels", default=str(LABELS_DIR / "eval.jsonl"))
+    ap.add_argument("--max-tokens", type=int, default=120)
+    a = ap.parse_args()
+    groups = group_answers(load_labels(Path(a.labels)))[: a.answers]
+    labels = [x for g in groups for x in g]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("per-item", "batched"):
+            cfg = JudgeConfig(model=a.judge, mode=mode, max_tokens=a.max_tokens, parse_retries=1,
+                              cache_path=str(Path(tmp) / f"{mode}.sqlite"), max_connections=8)
+            for run in ("first", "cached"):
+                c = asyncio.run(calibrate(labels, cfg, progress=False))
+                rows.append((mode, run, c))
+    print(f"judge {a.judge}: {len(groups)} answers, {len(labels)} labelled items\n")
+    head = f"{'mode':9} {'run':7} {'calls/ans':>9} {'tokens/ans':>10} {'s/ans':>7} {'accuracy':>8} {'kappa':>6} {'unscored':>8}"
+    print(head)
+    print("-" * len(head))
+    for mode, run, c in rows:
+        print(f"{mode:9} {run:7} {c.calls_per_answer:9.2f} {c.tokens_per_answer:10.0f} {c.seconds / c.n_answers:7.2f} "
+              f"{c.accuracy:8.3f} {c.kappa:6.3f} {c.unscored_rate:8.1%}")
+    per, bat = rows[0][2], rows[2][2]
+    print(f"\nbatched / per-item (first run): calls {bat.calls_per_answer / max(per.calls_per_answer, 1e-9):.2f}x, "
+          f"tokens {bat.tokens_per_answer / max(per.tokens_per_answer, 1e-9):.2f}x, "
+          f"time {bat.seconds / max(per.seconds, 1e-9):.2f}x, kappa {bat.kappa - per.kappa:+.3f}")
+    print(f"cached re-run calls: per-item {rows[1][2].calls_per_answer:.0f}, batched {rows[3][2].calls_per_answer:.0f}")
+
+
+if __name__ == "__main__":
+    main()

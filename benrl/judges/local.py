@@ -1,0 +1,261 @@
+"""Offline judges that run on the packaged small models, compared by measured agreement.
+
+    benrl/smollm2-yesno   SmolLM2-135M reads the per-item grading prompt; verdict = P(yes) > P(no)
+                          at the next token (off the shelf, no training)
+    benrl/minilm-sim      cosine between the criterion and the closest answer sentence (MiniLM),
+                          thresholded; threshold fit on the training labels
+    benrl/minilm-probe    logistic regression on frozen MiniLM features of (criterion, answer, user
+                          turn), trained on the shipped training labels (`benrl judge train-probe`)
+
+The weights of the last two live in `benrl/judges/data/minilm_probe.npz` (a few KB), retrained
+deterministically from the labels. None of these is a capable judge: their measured agreement is
+printed wherever their scores appear (`benrl judge calibrate`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from benrl.types import BenrlError, Message, RubricItem
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from benrl.judges.cache import VerdictCache
+    from benrl.judges.rubric import Mode, Usage
+
+PROBE_PATH = Path(__file__).parent / "data" / "minilm_probe.npz"
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@cache
+def _embedder():  # noqa: ANN202 - SentenceTransformer, imported lazily
+    from sentence_transformers import SentenceTransformer
+
+    from benrl.models.prepare import DEFAULT_EMBEDDER, ensure
+
+    return SentenceTransformer(str(ensure(DEFAULT_EMBEDDER)), device="cpu")
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    return _embedder().encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+
+
+def sentences(answer: str) -> list[str]:
+    """Answer split into sentences/lines (at most 40), never empty."""
+    parts = [p.strip() for p in _SENTENCE.split(answer) if p and p.strip()]
+    return parts[:40] or [answer.strip() or "(empty)"]
+
+
+def repetition(answer: str) -> float:
+    """Share of repeated word 3-grams: ~0 for normal prose, high for degenerate loops."""
+    w = answer.lower().split()
+    grams = [tuple(w[i : i + 3]) for i in range(max(0, len(w) - 2))]
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+N_SCALAR = 10
+
+
+def features(rows: list[tuple[list[Message], str, RubricItem]]) -> np.ndarray:
+    """One feature row per (prompt, answer, item): embedding interactions plus similarity scalars."""
+    import numpy as np
+
+    answers = sorted({a for _, a, _ in rows})
+    sents = {a: sentences(a) for a in answers}
+    flat = [s for a in answers for s in sents[a]]
+    crits = sorted({it.criterion for _, _, it in rows})
+    users = sorted({next((m.content for m in reversed(p) if m.role == "user"), "") for p, _, _ in rows})
+    vecs = _embed(flat + answers + crits + users)
+    k = 0
+    sent_vecs = {}
+    for a in answers:
+        sent_vecs[a] = vecs[k : k + len(sents[a])]
+        k += len(sents[a])
+    whole = dict(zip(answers, vecs[k : k + len(answers)]))
+    k += len(answers)
+    crit = dict(zip(crits, vecs[k : k + len(crits)]))
+    k += len(crits)
+    user = dict(zip(users, vecs[k:]))
+    out = []
+    for p, a, it in rows:
+        c, sv, w = crit[it.criterion], sent_vecs[a], whole[a]
+        u = user[next((m.content for m in reversed(p) if m.role == "user"), "")]
+        sims = sv @ c
+        best = sv[int(np.argmax(sims))]
+        sign = 1.0 if it.points > 0 else -1.0
+        n_words = len(a.split())
+        scal = [float(sims.max()), float(sims.mean()), float(w @ c), float(w @ u), sign,
+                sign * float(sims.max()), sign * float(w @ c), np.log1p(n_words) / 6, repetition(a), it.points / 10]
+        out.append(np.concatenate([c * best, c * w, np.asarray(scal, dtype=np.float32)]))
+    return np.asarray(out, dtype=np.float32)
+
+
+@dataclass
+class Probe:
+    """Standardised logistic regression on `features`, plus the similarity threshold of minilm-sim."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    sim_threshold: float
+    meta: dict = field(default_factory=dict)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        z = ((x - self.mean) / self.scale) @ self.weights + self.bias
+        return 1 / (1 + np.exp(-z))
+
+    def save(self, path: Path) -> None:
+        import numpy as np
+
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, mean=self.mean, scale=self.scale, weights=self.weights, bias=self.bias,
+                            sim_threshold=self.sim_threshold, meta=json.dumps(self.meta))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path = PROBE_PATH) -> Probe:
+        import numpy as np
+
+        if not path.exists():
+            raise BenrlError(f"{path} is missing: train it with `benrl judge train-probe`")
+        z = np.load(path)
+        return cls(mean=z["mean"], scale=z["scale"], weights=z["weights"], bias=float(z["bias"]),
+                   sim_threshold=float(z["sim_threshold"]), meta=json.loads(str(z["meta"])))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression by L-BFGS (deterministic: zero start, no sampling)."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    n, d = x.shape
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:d], theta[d]
+        z = x @ w + b
+        p = 1 / (1 + np.exp(-z))
+        eps = 1e-9
+        val = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + l2 * (w @ w) / 2
+        g = p - y
+        return val, np.concatenate([x.T @ g / n + l2 * w, [g.mean()]])
+
+    res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return res.x[:d], float(res.x[d])
+
+
+def train_probe(rows: list[tuple[list[Message], str, RubricItem]], labels: list[bool], groups: list[str],
+                *, seed: int = 0) -> Probe:
+    """Fit the probe and the similarity threshold on labelled rows; L2 strength by grouped 5-fold CV."""
+    import numpy as np
+
+    x = features(rows).astype(np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    xs = (x - mean) / scale
+    uniq = sorted(set(groups))
+    rng = np.random.default_rng(seed)
+    fold_of = dict(zip(uniq, rng.permutation(len(uniq)) % 5))
+    folds = np.asarray([fold_of[g] for g in groups])
+    best = (-1.0, 1.0)
+    for l2 in (0.3, 0.1, 0.03, 0.01, 0.003):
+        correct = 0
+        for f in range(5):
+            tr, te = folds != f, folds == f
+            w, b = fit_logistic(xs[tr], y[tr], l2)
+            correct += int((((xs[te] @ w + b) > 0) == (y[te] > 0.5)).sum())
+        acc = correct / len(y)
+        if acc > best[0]:
+            best = (acc, l2)
+    w, b = fit_logistic(xs, y, best[1])
+    # minilm-sim: threshold on sign-adjusted max sentence similarity that maximises training accuracy
+    sim = x[:, 768]
+    candidates = np.quantile(sim, np.linspace(0.02, 0.98, 49))
+    thr = max(candidates, key=lambda t: float(((sim > t) == (y > 0.5)).mean()))
+    return Probe(mean=mean.astype(np.float32), scale=scale.astype(np.float32), weights=w.astype(np.float32),
+                 bias=b, sim_threshold=float(thr),
+                 meta={"l2": best[1], "cv_accuracy": round(best[0], 4), "n": len(y), "seed": seed})
+
+
+class MiniLMProbe:
+    """Offline judge: the trained probe on frozen MiniLM features."""
+
+    name = "benrl/minilm-probe"
+
+    def __init__(self) -> None:
+        self.probe = Probe.load()
+
+    async def decide(self, prompt: list[Message], answer: str, items: list[RubricItem], *, mode: Mode,
+                     usage: Usage, cache: VerdictCache | None) -> list[tuple[bool | None, str]]:
+        p = self.probe.predict_proba(features([(prompt, answer, it) for it in items]))
+        return [(bool(q > 0.5), f"probe P(met)={q:.2f}") for q in p]
+
+
+class MiniLMSimilarity:
+    """Offline judge: met when the closest answer sentence is similar enough to the criterion."""
+
+    name = "benrl/minilm-sim"
+
+    def __init__(self) -> None:
+        self.threshold = Probe.load().sim_threshold
+
+    async def decide(self, prompt: list[Message], answer: str, items: list[RubricItem], *, mode: Mode,
+                     usage: Usage, cache: VerdictCache | None) -> list[tuple[bool | None, str]]:
+        x = features([(prompt, answer, it) for it in items])
+        return [(bool(s > self.threshold), f"max sentence cosine {s:.2f}") for s in x[:, 768]]
+
+
+class SmolLMYesNo:
+    """Offline judge: SmolLM2's next-token preference for yes over no after the per-item grading prompt."""
+
+    name = "benrl/smollm2-yesno"
+    QUESTION = ("\n\nDoes the reply meet the criterion? Answer yes or no.")
+
+    def __init__(self) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from benrl.models.prepare import DEFAULT_POLICY, ensure
+
+        path = ensure(DEFAULT_POLICY)
+        self.tok = AutoTokenizer.from_pretrained(path)
+        self.tok.padding_side = "left"
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16).eval()
+        ids = lambda words: sorted({self.tok.encode(w, add_special_tokens=False)[0] for w in words})  # noqa: E731
+        self.yes, self.no = ids(["yes", "Yes", " yes", " Yes"]), ids(["no", "No", " no", " No"])
+
+    async def decide(self, prompt: list[Message], answer: str, items: list[RubricItem], *, mode: Mode,
+                     usage: Usage, cache: VerdictCache | None) -> list[tuple[bool | None, str]]:
+        import torch
+
+        from benrl.judges.rubric import render_conversation
+
+        conv = render_conversation(prompt)
+        texts = []
+        for it in items:
+            q = (f"Conversation:\n{conv[-2000:]}\n\nReply:\n{answer[:2000]}\n\nCriterion ({it.points:+d} points): "
+                 f"{it.criterion}{self.QUESTION}")
+            texts.append(self.tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False,
+                                                      add_generation_prompt=True))
+        batch = self.tok(texts, return_tensors="pt", padding=True)
+        with torch.no_grad():
+            logits = self.model(**batch).logits[:, -1, :].float()
+        lp = torch.log_softmax(logits, -1)
+        usage.calls += len(items)
+        usage.tokens += int(batch["attention_mask"].sum())
+        out = []
+        for row in lp:
+            y, n = torch.logsumexp(row[self.yes], 0).item(), torch.logsumexp(row[self.no], 0).item()
+            out.append((y > n, f"logP(yes)={y:.2f} logP(no)={n:.2f}"))
+        return out
+
+
+LOCAL_SCORERS = {"minilm-probe": MiniLMProbe, "minilm-sim": MiniLMSimilarity, "smollm2-yesno": SmolLMYesNo}
