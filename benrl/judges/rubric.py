@@ -193,9 +193,11 @@ class LLMScorer:
             from benrl.models.backends import resolve_model
 
             c = self.config
+            # memoize=False: inspect caches models by arguments, and a cached client would keep a stale
+            # base URL or API key from the environment of an earlier judge
             self._model = resolve_model(c.model, config=GenerateConfig(
                 temperature=c.temperature, max_connections=c.max_connections, max_retries=c.max_retries,
-                attempt_timeout=max(1, int(c.timeout))))
+                attempt_timeout=max(1, int(c.timeout))), memoize=False)
         return self._model
 
     async def _ask(self, prompt: str, max_tokens: int, usage: Usage, attempt: int) -> str | None:
