@@ -144,6 +144,54 @@ def cmd_judge_train_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from benrl.judges.rubric import JudgeConfig
+    from benrl.training.grpo import TrainConfig, train_arm
+
+    if not args.arm or not args.out:
+        raise BenrlError("benrl train needs --arm and --out (or the compare-ledgers action)")
+    cfg = TrainConfig(
+        arm=args.arm, model=args.model, steps=args.steps, prompts_per_step=args.prompts_per_step,
+        generations=args.generations, trait_fraction=args.trait_fraction, seed=args.seed,
+        max_completion_length=args.max_completion_length, beta=args.beta, lora=not args.full,
+        checkpoint_every=args.checkpoint_every, use_vllm=args.vllm, judge=JudgeConfig(model=args.judge),
+    )
+    ledger = train_arm(cfg, Path(args.out))
+    print(json.dumps({k: ledger[k] for k in ("arm", "steps", "prompts", "generations", "completion_tokens",
+                                             "judge_calls", "wall_seconds")}, indent=2))
+    return 0
+
+
+def cmd_compare_ledgers(args: argparse.Namespace) -> int:
+    from benrl.training.grpo import compare_ledgers
+
+    def read(run: str) -> dict:
+        p = Path(run) / "ledger.json" if Path(run).is_dir() else Path(run)
+        if not p.exists():
+            raise BenrlError(f"{p}: no ledger (train the arm first)")
+        return json.loads(p.read_text())
+
+    result = compare_ledgers(read(args.run_a), read(args.run_b))
+    print(json.dumps(result, indent=2))
+    if not result["matched"]:
+        print(f"error: arms are not compute-matched: {result['mismatch']}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_attack_finetune(args: argparse.Namespace) -> int:
+    from benrl.models.backends import ALIASES
+    from benrl.models.prepare import ensure
+    from benrl.training.attack import AttackConfig, finetune
+
+    model = str(ensure(ALIASES[args.model])) if args.model in ALIASES else args.model
+    if not Path(model).exists():
+        raise BenrlError(f"--model {args.model}: not a prepared default or a local model/checkpoint folder")
+    rec = finetune(model, Path(args.out), AttackConfig(doses=tuple(args.doses or [args.steps]), seed=args.seed))
+    print(json.dumps({k: rec[k] for k in ("model", "doses", "train_examples")}, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="benrl", description="Beneficial-trait RL: data, judging, training, evals.")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -205,6 +253,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="where to write the weights (default: the shipped file)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_judge_train_probe)
+
+    s = sub.add_parser("train", help="GRPO-train one arm on the exact mixing schedule (or compare ledgers)")
+    s.add_argument("--arm", help="trait_rl | baseline | health_only | no_health_science | helpfulness_control")
+    s.add_argument("--out", help="run folder for this arm (resumes if it holds checkpoints)")
+    s.add_argument("--model", default="default", help="policy: default or a local HF folder")
+    s.add_argument("--steps", type=int, default=10)
+    s.add_argument("--prompts-per-step", type=int, default=4)
+    s.add_argument("--generations", type=int, default=4, help="completions per prompt (GRPO group)")
+    s.add_argument("--trait-fraction", type=float, default=0.05)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--max-completion-length", type=int, default=96)
+    s.add_argument("--beta", type=float, default=0.0, help="KL coefficient")
+    s.add_argument("--checkpoint-every", type=int, default=5)
+    s.add_argument("--judge", default="benrl/minilm-probe", help="rubric judge model string")
+    s.add_argument("--full", action="store_true", help="full fine-tune instead of LoRA")
+    s.add_argument("--vllm", action="store_true", help="generate with vLLM (GPU)")
+    s.set_defaults(func=cmd_train)
+    tsub = s.add_subparsers(dest="train_command", required=False, metavar="ACTION")
+    c = tsub.add_parser("compare-ledgers", help="fail unless two arms match in steps x prompts x generations")
+    c.add_argument("run_a")
+    c.add_argument("run_b")
+    c.set_defaults(func=cmd_compare_ledgers)
+
+    attack = sub.add_parser("attack", help="persistence attacks")
+    asub = attack.add_subparsers(dest="attack_command", required=True, metavar="ACTION")
+    s = asub.add_parser("finetune", help="harmful fine-tune (LoRA SFT on bad medical advice) of any checkpoint")
+    s.add_argument("--model", required=True, help="checkpoint folder (plain or adapter) or 'default'")
+    s.add_argument("--steps", type=int, default=25, help="steps (one dose)")
+    s.add_argument("--doses", type=int, nargs="*", help="dose ladder, e.g. 0 10 25 50 (overrides --steps)")
+    s.add_argument("--out", required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_attack_finetune)
     return p
 
 

@@ -165,16 +165,18 @@ def train_probe(rows: list[tuple[list[Message], str, RubricItem]], labels: list[
     rng = np.random.default_rng(seed)
     fold_of = dict(zip(uniq, rng.permutation(len(uniq)) % 5))
     folds = np.asarray([fold_of[g] for g in groups])
-    best = (-1.0, 1.0)
-    for l2 in (0.3, 0.1, 0.03, 0.01, 0.003):
-        correct = 0
+    from benrl.analysis.agreement import agreement
+
+    best = (-2.0, 1.0, 0.0)  # (kappa, l2, accuracy): chosen by out-of-fold Cohen's kappa
+    for l2 in (3.0, 1.0, 0.3, 0.1, 0.03):
+        pred = np.zeros(len(y), dtype=bool)
         for f in range(5):
             tr, te = folds != f, folds == f
             w, b = fit_logistic(xs[tr], y[tr], l2)
-            correct += int((((xs[te] @ w + b) > 0) == (y[te] > 0.5)).sum())
-        acc = correct / len(y)
-        if acc > best[0]:
-            best = (acc, l2)
+            pred[te] = (xs[te] @ w + b) > 0
+        a = agreement(list(pred), list(y > 0.5))
+        if a.kappa > best[0]:
+            best = (a.kappa, l2, a.accuracy)
     w, b = fit_logistic(xs, y, best[1])
     # minilm-sim: threshold on sign-adjusted max sentence similarity that maximises training accuracy
     sim = x[:, 768]
@@ -182,7 +184,8 @@ def train_probe(rows: list[tuple[list[Message], str, RubricItem]], labels: list[
     thr = max(candidates, key=lambda t: float(((sim > t) == (y > 0.5)).mean()))
     return Probe(mean=mean.astype(np.float32), scale=scale.astype(np.float32), weights=w.astype(np.float32),
                  bias=b, sim_threshold=float(thr),
-                 meta={"l2": best[1], "cv_accuracy": round(best[0], 4), "n": len(y), "seed": seed})
+                 meta={"l2": best[1], "cv_kappa": round(best[0], 4), "cv_accuracy": round(best[2], 4), "n": len(y),
+                       "seed": seed})
 
 
 class MiniLMProbe:

@@ -165,8 +165,14 @@ def ensure(name: str) -> Path:
 
 
 def list_prepared() -> list[dict]:
-    """Manifests of the default models, with `prepared: False` rows for those not prepared yet."""
-    rows = []
+    """Manifests of the default models, with `prepared: False` rows for those not prepared yet.
+
+    The default offline judge (a small probe trained in this project, shipped inside benrl) is listed too.
+    """
+    probe = Path(__file__).parent.parent / "judges" / "data" / "minilm_probe.npz"
+    rows = [{"name": "minilm-probe", "role": "judge", "package": "benrl", "prepared": probe.exists(),
+             "size_bytes": probe.stat().st_size if probe.exists() else None, "path": str(probe),
+             "note": "logistic probe on MiniLM features; retrain: benrl judge train-probe"}]
     for name, spec in DEFAULT_MODELS.items():
         f = model_dir(name) / MANIFEST
         if f.exists():
@@ -175,3 +181,25 @@ def list_prepared() -> list[dict]:
             rows.append({"name": name, "role": spec.role, "package": spec.package, "prepared": False,
                          "path": str(f.parent)})
     return rows
+
+
+def save_merged(src: str | Path, dest: Path) -> None:
+    """Save a model folder, plain or a PEFT adapter (merged into its base), as a plain HF folder at `dest`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = Path(src)
+    if (src / "adapter_config.json").exists():
+        from peft import AutoPeftModelForCausalLM
+
+        model = AutoPeftModelForCausalLM.from_pretrained(src, dtype=torch.float32).merge_and_unload()
+        base = json.loads((src / "adapter_config.json").read_text())["base_model_name_or_path"]
+    else:
+        model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
+        base = src
+    tmp = dest.with_name(dest.name + ".tmp")
+    model.save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(src if (Path(src) / "tokenizer_config.json").exists() else base).save_pretrained(tmp)
+    if dest.exists():
+        shutil.rmtree(dest)
+    tmp.rename(dest)

@@ -1,0 +1,238 @@
+"""Train one arm with TRL's GRPOTrainer on the exact mixing schedule: `benrl train --arm NAME`.
+
+The dataset is the schedule flattened in step order and TRL's sampler runs unshuffled, so step t of
+training sees exactly the slots of step t (and a resumed run continues the same schedule). Rewards
+are routed by row (`benrl/training/rewards.py`). A callback writes every TRL log line to
+`metrics.jsonl` and the compute ledger to `ledger.json` at each checkpoint and at the end.
+
+    benrl train --arm trait_rl --steps 10 --out runs/demo/trait_rl
+    accelerate launch --num_processes 2 --cpu -m benrl train --arm baseline --steps 4 --out runs/demo/baseline
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benrl.judges.rubric import JudgeConfig
+from benrl.traits.scenarios import load_library
+from benrl.training.mixing import ARMS, Slot, build_schedule, realised_fraction
+from benrl.training.rewards import CheckerReward, HelpfulnessReward, RubricReward, Validity
+from benrl.training.standard_mix import StandardRow, build_pools
+from benrl.types import SCHEMA_VERSION, BenrlError, Scenario
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One arm's training run. Arms meant to be compared must share every field but `arm`."""
+
+    arm: str = "trait_rl"
+    """pre_rl | trait_rl | baseline | health_only | no_health_science | helpfulness_control."""
+    model: str = "default"
+    """Policy: `default` (SmolLM2-135M-Instruct, prepared offline) or a local HF folder."""
+    steps: int = 10
+    """Optimizer steps."""
+    prompts_per_step: int = 4
+    """Distinct prompts per step (each sampled `generations` times)."""
+    generations: int = 4
+    """Completions per prompt (GRPO group size)."""
+    trait_fraction: float = 0.05
+    """Share of prompt slots given to trait scenarios (the paper's 5%)."""
+    seed: int = 0
+    """Seeds the pools, the schedule, sampling and LoRA init."""
+    max_completion_length: int = 96
+    """Generation limit in tokens."""
+    learning_rate: float = 2e-5
+    beta: float = 0.0
+    """KL coefficient against the reference model (TRL's `beta`)."""
+    lora: bool = True
+    """LoRA adapters (r=16) instead of a full fine-tune."""
+    lora_r: int = 16
+    temperature: float = 1.0
+    checkpoint_every: int = 5
+    """Save a checkpoint every K steps (training curves are evaluated on these)."""
+    dump_every: int = 5
+    """Write sample completions every K steps."""
+    shared_pool: int = 2000
+    replacement_pool: int = 200
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    """The rubric judge (purpose is forced to 'reward')."""
+    validity: Validity = field(default_factory=Validity)
+    use_vllm: bool = False
+    """Generate with TRL's vLLM integration (GPU)."""
+    bf16: bool = False
+
+    def __post_init__(self) -> None:
+        if self.arm not in ARMS:
+            raise BenrlError(f"unknown arm '{self.arm}'; choose one of {list(ARMS)}")
+        if self.generations < 2:
+            raise BenrlError("GRPO needs at least 2 generations per prompt")
+        if self.steps < 1 or self.prompts_per_step < 1:
+            raise BenrlError("steps and prompts_per_step must be >= 1")
+
+
+def _prompt_row(slot: Slot, arm: str, scenarios: dict[str, Scenario], standard: dict[str, StandardRow]) -> dict:
+    """One dataset row (TRL conversational prompt + the columns the rewards read)."""
+    base = {"step": slot.step, "slot": slot.index, "source": slot.source, "row_id": slot.row_id,
+            "answer": float("nan"), "constraints": "[]", "rubrics": "[]"}
+    if slot.source == "trait":
+        s = scenarios[slot.row_id]
+        kind = "helpfulness" if arm == "helpfulness_control" else "rubric"
+        return {**base, "prompt": [m.model_dump() for m in s.prompt], "reward_kind": kind,
+                "rubrics": json.dumps([r.model_dump() for r in s.rubrics])}
+    r = standard[slot.row_id]
+    kind = {"math": "math", "instruction": "instruction", "chat": "helpfulness"}[r.kind]
+    return {**base, "prompt": [{"role": "user", "content": r.prompt}], "reward_kind": kind,
+            "answer": r.answer if r.answer is not None else float("nan"),
+            "constraints": json.dumps([asdict(c) for c in r.constraints])}
+
+
+def schedule_rows(cfg: TrainConfig) -> tuple[list[list[Slot]], list[dict]]:
+    """The arm's schedule and its dataset rows, in training order."""
+    scenarios = load_library("train")
+    shared, repl = build_pools(cfg.seed, cfg.shared_pool, cfg.replacement_pool)
+    sched = build_schedule(arm=cfg.arm, seed=cfg.seed, steps=cfg.steps, per_step=cfg.prompts_per_step,
+                           fraction=cfg.trait_fraction, scenarios=scenarios, shared=shared, replacement=repl)
+    by_id = {s.id: s for s in scenarios}
+    std = {r.id: r for r in shared + repl}
+    return sched, [_prompt_row(s, cfg.arm, by_id, std) for row in sched for s in row]
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for p in ("benrl", "torch", "transformers", "trl", "peft", "accelerate", "inspect-ai"):
+        try:
+            out[p] = md.version(p)
+        except md.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def train_arm(cfg: TrainConfig, out: Path) -> dict:
+    """Train one arm into `out` (resuming if checkpoints exist) and return its ledger."""
+    import torch
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from benrl.models.backends import ALIASES
+    from benrl.models.prepare import ensure, save_merged
+
+    if cfg.arm == "pre_rl":
+        raise BenrlError("pre_rl is the untrained model: nothing to train")
+    out.mkdir(parents=True, exist_ok=True)
+    spec_path = out / "train_config.json"
+    spec = json.loads(json.dumps(asdict(cfg), default=str))
+    if spec_path.exists() and json.loads(spec_path.read_text()) != spec:
+        raise BenrlError(f"{out} holds a run with a different config; use a new --out folder")
+    _write_json(spec_path, spec)
+
+    sched, rows = schedule_rows(cfg)
+    frac = realised_fraction(sched)
+    expected = sum(math.floor((t + 1) * cfg.trait_fraction * cfg.prompts_per_step + 1e-9)
+                   - math.floor(t * cfg.trait_fraction * cfg.prompts_per_step + 1e-9) for t in range(cfg.steps))
+    assert round(frac * cfg.steps * cfg.prompts_per_step) == expected, "schedule lost trait slots"
+    _write_json(out / "schedule.json", [[asdict(s) for s in row] for row in sched])
+    model_path = str(ensure(ALIASES[cfg.model])) if cfg.model in ALIASES else cfg.model
+    if not Path(model_path).exists():
+        raise BenrlError(f"policy '{cfg.model}' is not a prepared default or a local model folder")
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    completions_per_step = cfg.prompts_per_step * cfg.generations
+    if completions_per_step % world:
+        raise BenrlError(f"prompts_per_step x generations ({completions_per_step}) must divide by the {world} processes")
+    args = GRPOConfig(
+        output_dir=str(out / "checkpoints"), max_steps=cfg.steps, per_device_train_batch_size=completions_per_step // world,
+        gradient_accumulation_steps=1, steps_per_generation=1, num_generations=cfg.generations,
+        max_completion_length=cfg.max_completion_length, shuffle_dataset=False, learning_rate=cfg.learning_rate,
+        beta=cfg.beta, temperature=cfg.temperature, seed=cfg.seed, data_seed=cfg.seed, logging_steps=1,
+        save_steps=cfg.checkpoint_every, save_strategy="steps", report_to=[], bf16=cfg.bf16,
+        use_cpu=not torch.cuda.is_available(), use_vllm=cfg.use_vllm, remove_unused_columns=False,
+        disable_tqdm=False, mask_truncated_completions=False,
+    )
+    dump = str(out / "samples.jsonl")
+    rewards = [
+        CheckerReward(cfg.validity, dump, cfg.dump_every),
+        RubricReward(cfg.judge, cfg.validity, dump, cfg.dump_every),
+        HelpfulnessReward(cfg.judge, cfg.validity, dump, cfg.dump_every),
+    ]
+    peft_config = None
+    if cfg.lora:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules="all-linear",
+                                 task_type="CAUSAL_LM")
+    metrics_path = out / "metrics.jsonl"
+    totals = {"completion_tokens": 0.0, "judge_calls": 0.0}
+    started = time.monotonic()
+
+    def ledger(step: int, done: bool) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION, "arm": cfg.arm, "done": done, "steps": step,
+            "prompts": step * cfg.prompts_per_step, "generations": step * completions_per_step,
+            "completion_tokens": int(totals["completion_tokens"]), "judge_calls": int(totals["judge_calls"]),
+            "trait_fraction": {"requested": cfg.trait_fraction, "realised": frac},
+            "wall_seconds": round(time.monotonic() - started, 1), "seed": cfg.seed, "processes": world,
+            "model": cfg.model, "versions": _versions(),
+        }
+
+    class Ledger(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
+            if not logs or not state.is_world_process_zero or "completions/mean_length" not in logs:
+                return
+            totals["completion_tokens"] += logs["completions/mean_length"] * completions_per_step
+            totals["judge_calls"] += logs.get("judge/calls", 0.0)
+            with metrics_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+
+        def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if state.is_world_process_zero:
+                _write_json(out / "ledger.json", ledger(state.global_step, done=False))
+
+    trainer = GRPOTrainer(model=model_path, reward_funcs=rewards, args=args, train_dataset=Dataset.from_list(rows),
+                          peft_config=peft_config, callbacks=[Ledger()])
+    resume = any((out / "checkpoints").glob("checkpoint-*"))
+    if resume and metrics_path.exists():
+        # keep only metric lines of steps the checkpoint covers; later ones will be recomputed
+        last = max(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*"))
+        kept = [x for x in metrics_path.read_text().splitlines() if json.loads(x)["step"] <= last]
+        metrics_path.write_text("".join(x + "\n" for x in kept))
+        for x in kept:
+            d = json.loads(x)
+            totals["completion_tokens"] += d.get("completions/mean_length", 0.0) * completions_per_step
+            totals["judge_calls"] += d.get("judge/calls", 0.0)
+    trainer.train(resume_from_checkpoint=resume or None)
+    trainer.save_model(str(out / "final_adapter" if cfg.lora else out / "final"))
+    if cfg.lora and trainer.is_world_process_zero():
+        save_merged(out / "final_adapter", out / "final")  # a plain folder every eval and attack can load
+    final = ledger(trainer.state.global_step, done=True)
+    if trainer.is_world_process_zero():
+        _write_json(out / "ledger.json", final)
+    return final
+
+
+def compare_ledgers(a: dict, b: dict) -> dict:
+    """Compute-matching check of two arms: steps x prompts x generations must agree; tokens are reported."""
+    keys = ("steps", "prompts", "generations")
+    mismatch = {k: (a[k], b[k]) for k in keys if a[k] != b[k]}
+    diff = b["completion_tokens"] - a["completion_tokens"]
+    rel = diff / a["completion_tokens"] if a["completion_tokens"] else 0.0
+    return {"matched": not mismatch, "mismatch": mismatch, "completion_token_difference": diff,
+            "completion_token_difference_rel": round(rel, 4), "arms": [a["arm"], b["arm"]]}

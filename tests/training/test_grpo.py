@@ -1,0 +1,93 @@
+"""GRPO arms on the real small model: schedules differ only in trait slots, ledgers match, kill -9 resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benrl.training.grpo import TrainConfig, compare_ledgers, train_arm
+
+TINY = dict(steps=2, prompts_per_step=4, generations=2, trait_fraction=0.25, max_completion_length=24,
+            checkpoint_every=1, dump_every=1)
+
+
+@pytest.fixture(scope="module")
+def two_arms(tmp_path_factory):
+    root = tmp_path_factory.mktemp("arms")
+    ledgers = {arm: train_arm(TrainConfig(arm=arm, **TINY), root / arm) for arm in ("trait_rl", "baseline")}
+    return root, ledgers
+
+
+def test_schedules_differ_only_in_trait_slots(two_arms):
+    root, _ = two_arms
+    a = json.loads((root / "trait_rl" / "schedule.json").read_text())
+    b = json.loads((root / "baseline" / "schedule.json").read_text())
+    flat = [(x, y) for ra, rb in zip(a, b) for x, y in zip(ra, rb)]
+    assert len(flat) == 8
+    differ = [(x, y) for x, y in flat if x != y]
+    assert len(differ) == 2  # 25% of 8 slots
+    assert all(x["source"] == "trait" and y["source"] == "replacement" for x, y in differ)
+    assert all(x == y and x["source"] == "shared" for x, y in flat if (x, y) not in differ)
+
+
+def test_ledgers_match_and_record_compute(two_arms):
+    root, ledgers = two_arms
+    for arm, led in ledgers.items():
+        assert led["done"] and (led["steps"], led["prompts"], led["generations"]) == (2, 8, 16)
+        assert led["completion_tokens"] > 0 and led["trait_fraction"]["realised"] == 0.25
+        assert (root / arm / "final" / "config.json").exists()  # merged, loadable folder
+        steps = [json.loads(x)["step"] for x in (root / arm / "metrics.jsonl").read_text().splitlines()]
+        assert steps == [1, 2]
+    assert compare_ledgers(ledgers["trait_rl"], ledgers["baseline"])["matched"]
+    skewed = dict(ledgers["baseline"], generations=24)
+    assert not compare_ledgers(ledgers["trait_rl"], skewed)["matched"]
+    # the trait rows were graded by the rubric reward, the rest by checkers / helpfulness
+    metrics = [json.loads(x) for x in (root / "trait_rl" / "metrics.jsonl").read_text().splitlines()]
+    assert any(m.get("rewards/rubric/mean") is not None for m in metrics)
+    base_metrics = [json.loads(x) for x in (root / "baseline" / "metrics.jsonl").read_text().splitlines()]
+    assert all(m.get("rewards/rubric/mean") is None for m in base_metrics)
+
+
+def test_cli_compare_ledgers_fails_on_mismatch(two_arms, tmp_path):
+    root, ledgers = two_arms
+    bad = tmp_path / "ledger.json"
+    bad.write_text(json.dumps(dict(ledgers["baseline"], steps=3)))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "benrl", "train", "compare-ledgers", *a],  # noqa: E731
+                                    capture_output=True, text=True)
+    assert run(str(root / "trait_rl"), str(root / "baseline")).returncode == 0
+    r = run(str(root / "trait_rl"), str(bad))
+    assert r.returncode == 2 and "not compute-matched" in r.stderr
+
+
+def test_kill_and_resume_continues_the_schedule(tmp_path):
+    out = tmp_path / "arm"
+    cmd = [sys.executable, "-m", "benrl", "train", "--arm", "trait_rl", "--out", str(out), "--steps", "2",
+           "--prompts-per-step", "4", "--generations", "2", "--trait-fraction", "0.25",
+           "--max-completion-length", "24", "--checkpoint-every", "1"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoints" / "checkpoint-1").exists():
+        assert time.monotonic() < deadline and p.poll() is None, "no checkpoint before the kill"
+        time.sleep(0.5)
+    time.sleep(1.0)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    assert not (out / "ledger.json").exists() or not json.loads((out / "ledger.json").read_text())["done"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    led = json.loads((out / "ledger.json").read_text())
+    assert led["done"] and led["steps"] == 2
+    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2]  # no step lost or duplicated
+    ref = TrainConfig(arm="trait_rl", **{**TINY, "dump_every": 5})
+    from benrl.training.grpo import schedule_rows
+
+    sched, _ = schedule_rows(ref)
+    assert json.loads((out / "schedule.json").read_text()) == [[s.__dict__ for s in row] for row in sched]
