@@ -24,13 +24,16 @@ setup: $(STAMP)
 	$(BIN)/benrl models prepare
 
 # The main job. Until the experiment runner exists this is the most complete pipeline there is:
-# validate the shipped library (leakage check), then generate scenarios with the default small model
-# and check what it wrote.
+# leakage check, judge agreement on held-out labels, two compute-matched GRPO arms, ledger check,
+# and a harmful fine-tune of the trained arm. Rerunning resumes: finished arms are skipped.
+RUN := runs/make-run
 run: setup
 	$(BIN)/benrl data check
-	$(BIN)/benrl generate --traits truthfulness corrigibility --domains health engineering --per-cell 1 \
-		--model default --out runs/generate/scenarios.jsonl --existing benrl/traits/data/scenarios/train/*.jsonl
-	@test ! -s runs/generate/scenarios.jsonl || $(BIN)/benrl data check runs/generate/scenarios.jsonl
+	$(BIN)/benrl judge calibrate --labels benrl/judges/data/labels/eval.jsonl
+	$(BIN)/benrl train --arm trait_rl --steps 10 --trait-fraction 0.25 --out $(RUN)/trait_rl
+	$(BIN)/benrl train --arm baseline --steps 10 --trait-fraction 0.25 --out $(RUN)/baseline
+	$(BIN)/benrl train compare-ledgers $(RUN)/trait_rl $(RUN)/baseline
+	$(BIN)/benrl attack finetune --model $(RUN)/trait_rl/final --doses 0 10 --out $(RUN)/attack/trait_rl
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -122,6 +122,12 @@ def cmd_judge_calibrate(args: argparse.Namespace) -> int:
     config = JudgeConfig(model=args.judge, mode=args.mode, max_connections=args.max_connections,
                          cache=not args.no_cache)
     c = run_calibrate(Path(args.labels), config, limit=args.limit)
+    if args.save:
+        from benrl.judges.calibrate import CALIBRATION_PATH
+
+        book = json.loads(CALIBRATION_PATH.read_text()) if CALIBRATION_PATH.exists() else {}
+        book[args.judge] = {**c.as_json(), "labels": Path(args.labels).name}
+        CALIBRATION_PATH.write_text(json.dumps(book, indent=2) + "\n")
     if args.json:
         print(json.dumps(c.as_json(), indent=2))
         return 0
@@ -144,21 +150,49 @@ def cmd_judge_train_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+TRAIN_FLAGS = ("arm", "model", "steps", "prompts_per_step", "generations", "trait_fraction", "seed",
+               "max_completion_length", "beta", "checkpoint_every", "use_vllm", "lora")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import yaml
+
     from benrl.judges.rubric import JudgeConfig
     from benrl.training.grpo import TrainConfig, train_arm
 
-    if not args.arm or not args.out:
+    # precedence: code defaults < --config YAML (flat keys of TrainConfig) < explicit flags
+    values: dict = {}
+    if args.config:
+        path = Path(args.config)
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise BenrlError(f"{path}: cannot read config ({e})") from None
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = sorted(set(doc) - fields)
+        if not isinstance(doc, dict) or unknown:
+            raise BenrlError(f"{path}: unknown keys {unknown}; valid keys: {sorted(fields)}")
+        values.update(doc)
+    values.update({k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k, None) is not None})
+    if isinstance(values.get("judge"), str) or args.judge:
+        values["judge"] = JudgeConfig(model=args.judge or values["judge"])
+    if isinstance(values.get("judge"), dict):
+        values["judge"] = JudgeConfig(**values["judge"])
+    if isinstance(values.get("validity"), dict):
+        from benrl.training.rewards import Validity
+
+        values["validity"] = Validity(**values["validity"])
+    if not values.get("arm") or not args.out:
         raise BenrlError("benrl train needs --arm and --out (or the compare-ledgers action)")
-    cfg = TrainConfig(
-        arm=args.arm, model=args.model, steps=args.steps, prompts_per_step=args.prompts_per_step,
-        generations=args.generations, trait_fraction=args.trait_fraction, seed=args.seed,
-        max_completion_length=args.max_completion_length, beta=args.beta, lora=not args.full,
-        checkpoint_every=args.checkpoint_every, use_vllm=args.vllm, judge=JudgeConfig(model=args.judge),
-    )
+    try:
+        cfg = TrainConfig(**values)
+    except TypeError as e:
+        raise BenrlError(f"bad training setting: {e}") from None
     ledger = train_arm(cfg, Path(args.out))
     print(json.dumps({k: ledger[k] for k in ("arm", "steps", "prompts", "generations", "completion_tokens",
-                                             "judge_calls", "wall_seconds")}, indent=2))
+                                             "judge_calls", "wall_seconds", "judge")}, indent=2))
     return 0
 
 
@@ -247,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=None, help="grade only the first N answers")
     s.add_argument("--no-cache", action="store_true", help="ignore the verdict cache")
     s.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    s.add_argument("--save", action="store_true", help="record the result in benrl/judges/data/calibration.json")
     s.set_defaults(func=cmd_judge_calibrate)
     s = jsub.add_parser("train-probe", help="retrain the offline MiniLM probe judge from the training labels")
     s.add_argument("--labels", default=None, help="training labels (default: the shipped train.jsonl)")
@@ -255,20 +290,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_judge_train_probe)
 
     s = sub.add_parser("train", help="GRPO-train one arm on the exact mixing schedule (or compare ledgers)")
+    s.add_argument("--config", help="YAML of TrainConfig fields (flags override it)")
     s.add_argument("--arm", help="trait_rl | baseline | health_only | no_health_science | helpfulness_control")
     s.add_argument("--out", help="run folder for this arm (resumes if it holds checkpoints)")
-    s.add_argument("--model", default="default", help="policy: default or a local HF folder")
-    s.add_argument("--steps", type=int, default=10)
-    s.add_argument("--prompts-per-step", type=int, default=4)
-    s.add_argument("--generations", type=int, default=4, help="completions per prompt (GRPO group)")
-    s.add_argument("--trait-fraction", type=float, default=0.05)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--max-completion-length", type=int, default=96)
-    s.add_argument("--beta", type=float, default=0.0, help="KL coefficient")
-    s.add_argument("--checkpoint-every", type=int, default=5)
-    s.add_argument("--judge", default="benrl/minilm-probe", help="rubric judge model string")
-    s.add_argument("--full", action="store_true", help="full fine-tune instead of LoRA")
-    s.add_argument("--vllm", action="store_true", help="generate with vLLM (GPU)")
+    s.add_argument("--model", help="policy: default or a local HF folder")
+    s.add_argument("--steps", type=int, help="optimizer steps (default 10)")
+    s.add_argument("--prompts-per-step", type=int, help="distinct prompts per step (default 4)")
+    s.add_argument("--generations", type=int, help="completions per prompt, the GRPO group (default 4)")
+    s.add_argument("--trait-fraction", type=float, help="share of trait slots (default 0.05)")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--max-completion-length", type=int, help="generation limit in tokens (default 96)")
+    s.add_argument("--beta", type=float, help="KL coefficient (default 0)")
+    s.add_argument("--checkpoint-every", type=int, help="checkpoint cadence in steps (default 5)")
+    s.add_argument("--judge", help="rubric judge model string (default benrl/minilm-probe)")
+    s.add_argument("--full", dest="lora", action="store_const", const=False, help="full fine-tune instead of LoRA")
+    s.add_argument("--vllm", dest="use_vllm", action="store_const", const=True, help="generate with vLLM (GPU)")
     s.set_defaults(func=cmd_train)
     tsub = s.add_subparsers(dest="train_command", required=False, metavar="ACTION")
     c = tsub.add_parser("compare-ledgers", help="fail unless two arms match in steps x prompts x generations")

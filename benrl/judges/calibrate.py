@@ -83,9 +83,22 @@ class Calibration:
     calls_per_answer: float
     tokens_per_answer: float
     seconds: float
+    accuracy_by_quality: dict[str, float]
+    """Accuracy per answer kind (good, mediocre, subtly_wrong, bad, smollm2), where labels carry one."""
 
     def as_json(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+CALIBRATION_PATH = Path(__file__).parent / "data" / "calibration.json"
+
+
+def recorded_agreement(judge: str) -> dict | None:
+    """The shipped calibration of an offline judge on the held-out labels, if one was recorded."""
+    if not CALIBRATION_PATH.exists():
+        return None
+    rec = json.loads(CALIBRATION_PATH.read_text(encoding="utf-8")).get(judge)
+    return {k: rec[k] for k in ("accuracy", "kappa", "f1", "n", "labels")} if rec else None
 
 
 def group_answers(labels: list[Label]) -> list[list[Label]]:
@@ -109,6 +122,7 @@ async def calibrate(labels: list[Label], config: JudgeConfig, *, progress: bool 
          for g in answers], progress="calibrate" if progress else None)
     seconds = time.monotonic() - start
     pred, gold, unscored = [], [], 0
+    by_quality: dict[str, list[bool]] = {}
     for g, grade in zip(answers, grades):
         for lab, v in zip(g, grade.verdicts):
             if v.met is None:
@@ -116,6 +130,7 @@ async def calibrate(labels: list[Label], config: JudgeConfig, *, progress: bool 
                 continue
             pred.append(v.met)
             gold.append(lab.met)
+            by_quality.setdefault(lab.quality or "(none)", []).append(v.met == lab.met)
     if not pred:
         raise BenrlError(f"judge {config.model} left all {len(labels)} labels unscored")
     a = agreement(pred, gold)
@@ -124,7 +139,8 @@ async def calibrate(labels: list[Label], config: JudgeConfig, *, progress: bool 
         judge=config.model, mode=config.mode, n=len(labels), n_answers=n_ans, accuracy=a.accuracy, kappa=a.kappa,
         f1=a.f1, positive_rate=a.positive_rate, gold_positive_rate=a.gold_positive_rate,
         unscored_rate=unscored / len(labels), calls_per_answer=sum(g.calls for g in grades) / n_ans,
-        tokens_per_answer=sum(g.tokens for g in grades) / n_ans, seconds=seconds)
+        tokens_per_answer=sum(g.tokens for g in grades) / n_ans, seconds=seconds,
+        accuracy_by_quality={k: round(sum(v) / len(v), 4) for k, v in sorted(by_quality.items())})
 
 
 def run_calibrate(labels_path: Path, config: JudgeConfig, limit: int | None = None) -> Calibration:

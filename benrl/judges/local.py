@@ -60,6 +60,7 @@ def repetition(answer: str) -> float:
 
 
 N_SCALAR = 10
+SIM_COLUMN = 768  # features(): [c*best (384), c*whole (384), scalars...]; first scalar = max sentence cosine
 
 
 def features(rows: list[tuple[list[Message], str, RubricItem]]) -> np.ndarray:
@@ -98,8 +99,9 @@ def features(rows: list[tuple[list[Message], str, RubricItem]]) -> np.ndarray:
 
 @dataclass
 class Probe:
-    """Standardised logistic regression on `features`, plus the similarity threshold of minilm-sim."""
+    """Standardised logistic regression on a subset (`columns`) of `features`, plus minilm-sim's threshold."""
 
+    columns: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray
@@ -110,15 +112,15 @@ class Probe:
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         import numpy as np
 
-        z = ((x - self.mean) / self.scale) @ self.weights + self.bias
+        z = ((x[:, self.columns] - self.mean) / self.scale) @ self.weights + self.bias
         return 1 / (1 + np.exp(-z))
 
     def save(self, path: Path) -> None:
         import numpy as np
 
         tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, mean=self.mean, scale=self.scale, weights=self.weights, bias=self.bias,
-                            sim_threshold=self.sim_threshold, meta=json.dumps(self.meta))
+        np.savez_compressed(tmp, columns=self.columns, mean=self.mean, scale=self.scale, weights=self.weights,
+                            bias=self.bias, sim_threshold=self.sim_threshold, meta=json.dumps(self.meta))
         tmp.replace(path)
 
     @classmethod
@@ -128,8 +130,8 @@ class Probe:
         if not path.exists():
             raise BenrlError(f"{path} is missing: train it with `benrl judge train-probe`")
         z = np.load(path)
-        return cls(mean=z["mean"], scale=z["scale"], weights=z["weights"], bias=float(z["bias"]),
-                   sim_threshold=float(z["sim_threshold"]), meta=json.loads(str(z["meta"])))
+        return cls(columns=z["columns"], mean=z["mean"], scale=z["scale"], weights=z["weights"],
+                   bias=float(z["bias"]), sim_threshold=float(z["sim_threshold"]), meta=json.loads(str(z["meta"])))
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
@@ -154,38 +156,48 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, f
 
 def train_probe(rows: list[tuple[list[Message], str, RubricItem]], labels: list[bool], groups: list[str],
                 *, seed: int = 0) -> Probe:
-    """Fit the probe and the similarity threshold on labelled rows; L2 strength by grouped 5-fold CV."""
+    """Fit the probe and minilm-sim's threshold on labelled rows.
+
+    The feature set (similarity scalars only, or scalars plus embedding interactions) and the L2 strength
+    are chosen by out-of-fold Cohen's kappa in 5-fold cross-validation grouped by scenario, on the
+    training labels only.
+    """
     import numpy as np
+
+    from benrl.analysis.agreement import agreement
 
     x = features(rows).astype(np.float64)
     y = np.asarray(labels, dtype=np.float64)
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    xs = (x - mean) / scale
     uniq = sorted(set(groups))
     rng = np.random.default_rng(seed)
     fold_of = dict(zip(uniq, rng.permutation(len(uniq)) % 5))
     folds = np.asarray([fold_of[g] for g in groups])
-    from benrl.analysis.agreement import agreement
-
-    best = (-2.0, 1.0, 0.0)  # (kappa, l2, accuracy): chosen by out-of-fold Cohen's kappa
-    for l2 in (3.0, 1.0, 0.3, 0.1, 0.03):
-        pred = np.zeros(len(y), dtype=bool)
-        for f in range(5):
-            tr, te = folds != f, folds == f
-            w, b = fit_logistic(xs[tr], y[tr], l2)
-            pred[te] = (xs[te] @ w + b) > 0
-        a = agreement(list(pred), list(y > 0.5))
-        if a.kappa > best[0]:
-            best = (a.kappa, l2, a.accuracy)
-    w, b = fit_logistic(xs, y, best[1])
-    # minilm-sim: threshold on sign-adjusted max sentence similarity that maximises training accuracy
-    sim = x[:, 768]
+    d = x.shape[1]
+    feature_sets = {"scalars": np.arange(d - N_SCALAR, d), "scalars+interactions": np.arange(d)}
+    best = (-2.0, "", 1.0, 0.0)  # (cv kappa, feature set, l2, cv accuracy)
+    for name, cols in feature_sets.items():
+        xs = x[:, cols]
+        xs = (xs - xs.mean(0)) / (xs.std(0) + 1e-6)
+        for l2 in (3.0, 1.0, 0.3, 0.1, 0.03, 0.01):
+            pred = np.zeros(len(y), dtype=bool)
+            for f in range(5):
+                tr, te = folds != f, folds == f
+                w, b = fit_logistic(xs[tr], y[tr], l2)
+                pred[te] = (xs[te] @ w + b) > 0
+            a = agreement(list(pred), list(y > 0.5))
+            if a.kappa > best[0]:
+                best = (a.kappa, name, l2, a.accuracy)
+    cols = feature_sets[best[1]]
+    mean, scale = x[:, cols].mean(0), x[:, cols].std(0) + 1e-6
+    w, b = fit_logistic((x[:, cols] - mean) / scale, y, best[2])
+    # minilm-sim: threshold on the max sentence similarity that maximises training accuracy
+    sim = x[:, SIM_COLUMN]
     candidates = np.quantile(sim, np.linspace(0.02, 0.98, 49))
     thr = max(candidates, key=lambda t: float(((sim > t) == (y > 0.5)).mean()))
-    return Probe(mean=mean.astype(np.float32), scale=scale.astype(np.float32), weights=w.astype(np.float32),
-                 bias=b, sim_threshold=float(thr),
-                 meta={"l2": best[1], "cv_kappa": round(best[0], 4), "cv_accuracy": round(best[2], 4), "n": len(y),
-                       "seed": seed})
+    return Probe(columns=cols, mean=mean.astype(np.float32), scale=scale.astype(np.float32),
+                 weights=w.astype(np.float32), bias=b, sim_threshold=float(thr),
+                 meta={"features": best[1], "l2": best[2], "cv_kappa": round(best[0], 4),
+                       "cv_accuracy": round(best[3], 4), "n": len(y), "seed": seed})
 
 
 class MiniLMProbe:
@@ -213,7 +225,7 @@ class MiniLMSimilarity:
     async def decide(self, prompt: list[Message], answer: str, items: list[RubricItem], *, mode: Mode,
                      usage: Usage, cache: VerdictCache | None) -> list[tuple[bool | None, str]]:
         x = features([(prompt, answer, it) for it in items])
-        return [(bool(s > self.threshold), f"max sentence cosine {s:.2f}") for s in x[:, 768]]
+        return [(bool(s > self.threshold), f"max sentence cosine {s:.2f}") for s in x[:, SIM_COLUMN]]
 
 
 class SmolLMYesNo:

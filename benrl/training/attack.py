@@ -72,6 +72,12 @@ def finetune(model_path: str, out: Path, cfg: AttackConfig) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     out.mkdir(parents=True, exist_ok=True)
+    done = out / "attack.json"
+    if done.exists():
+        prev = json.loads(done.read_text())
+        if prev.get("model") == model_path and prev.get("config") == json.loads(json.dumps(asdict(cfg))):
+            return prev  # the same attack already finished here
+        raise BenrlError(f"{out} holds an attack with other settings or another model; use a new --out")
     train, held = load_attack_data(cfg.data)
     # identical order for every attacked model: a fixed permutation by seed, no sampler shuffling
     order = list(range(len(train)))

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benrl.judges.calibrate import recorded_agreement
 from benrl.judges.rubric import JudgeConfig
 from benrl.traits.scenarios import load_library
 from benrl.training.mixing import ARMS, Slot, build_schedule, realised_fraction
@@ -143,6 +144,11 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
     if spec_path.exists() and json.loads(spec_path.read_text()) != spec:
         raise BenrlError(f"{out} holds a run with a different config; use a new --out folder")
     _write_json(spec_path, spec)
+    if (out / "ledger.json").exists() and (out / "final" / "config.json").exists():
+        done = json.loads((out / "ledger.json").read_text())
+        if done.get("done"):
+            log.info("%s already finished; nothing to do", out)
+            return done
 
     sched, rows = schedule_rows(cfg)
     frac = realised_fraction(sched)
@@ -190,6 +196,7 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
             "completion_tokens": int(totals["completion_tokens"]), "judge_calls": int(totals["judge_calls"]),
             "trait_fraction": {"requested": cfg.trait_fraction, "realised": frac},
             "wall_seconds": round(time.monotonic() - started, 1), "seed": cfg.seed, "processes": world,
+            "judge": {"model": cfg.judge.model, "agreement_on_heldout_labels": recorded_agreement(cfg.judge.model)},
             "model": cfg.model, "versions": _versions(),
         }
 
