@@ -39,7 +39,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 test-slow: setup
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow -o addopts=""
 
 clean:
 	rm -rf $(VENV) runs

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,7 @@ class _JudgedReward(_Base):
     def __init__(self, judge: JudgeConfig, validity: Validity | None = None, dump_path: str | None = None,
                  dump_every: int = 10) -> None:
         super().__init__(validity, dump_path, dump_every)
-        self.judge_config = JudgeConfig(**{**judge.__dict__, "purpose": "reward"})
+        self.judge_config = replace(judge, purpose="reward")
         self._judge: RubricJudge | None = None
 
     def __getstate__(self) -> dict:
