@@ -131,13 +131,14 @@ async def calibrate(labels: list[Label], config: JudgeConfig, *, progress: bool 
             pred.append(v.met)
             gold.append(lab.met)
             by_quality.setdefault(lab.quality or "(none)", []).append(v.met == lab.met)
-    if not pred:
-        raise BenrlError(f"judge {config.model} left all {len(labels)} labels unscored")
-    a = agreement(pred, gold)
+    # a judge that left every label unscored has no agreement to report (NaN), only its unscored rate
+    nan = float("nan")
+    a = agreement(pred, gold) if pred else None
     n_ans = len(answers)
     return Calibration(
-        judge=config.model, mode=config.mode, n=len(labels), n_answers=n_ans, accuracy=a.accuracy, kappa=a.kappa,
-        f1=a.f1, positive_rate=a.positive_rate, gold_positive_rate=a.gold_positive_rate,
+        judge=config.model, mode=config.mode, n=len(labels), n_answers=n_ans, accuracy=a.accuracy if a else nan,
+        kappa=a.kappa if a else nan, f1=a.f1 if a else nan, positive_rate=a.positive_rate if a else nan,
+        gold_positive_rate=sum(x.met for x in labels) / len(labels),
         unscored_rate=unscored / len(labels), calls_per_answer=sum(g.calls for g in grades) / n_ans,
         tokens_per_answer=sum(g.tokens for g in grades) / n_ans, seconds=seconds,
         accuracy_by_quality={k: round(sum(v) / len(v), 4) for k, v in sorted(by_quality.items())})

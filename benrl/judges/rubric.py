@@ -277,12 +277,14 @@ class RubricJudge:
         self.scorer = scorer or make_scorer(self.config)
         path = Path(self.config.cache_path) if self.config.cache_path else None
         self.cache = VerdictCache(path) if self.config.cache else None
-        self._sem = asyncio.Semaphore(self.config.max_connections)
+        # one semaphore per event loop: asyncio primitives bind to the loop that first waits on them
+        self._sems: dict[int, asyncio.Semaphore] = {}
 
     async def grade(self, prompt: list[Message], answer: str, items: list[RubricItem]) -> Grade:
         """Grade one answer (the assistant turn after `prompt`) against `items`."""
         usage = Usage()
-        async with self._sem:
+        sem = self._sems.setdefault(id(asyncio.get_running_loop()), asyncio.Semaphore(self.config.max_connections))
+        async with sem:
             decided = await self.scorer.decide(prompt, answer, items, mode=self.config.mode, usage=usage,
                                                cache=self.cache)
         verdicts = [Verdict(criterion=it.criterion, points=it.points, met=m, explanation=e)

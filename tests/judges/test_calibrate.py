@@ -1,0 +1,83 @@
+"""`benrl judge calibrate` on the shipped labels: offline default judge, mock judges, label validation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import subprocess
+import sys
+
+import pytest
+from inspect_ai.model import ModelOutput
+
+from benrl.judges import rubric
+from benrl.judges.calibrate import LABELS_DIR, calibrate, group_answers, load_labels
+from benrl.judges.rubric import JudgeConfig
+from benrl.types import BenrlError
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benrl", "judge", "calibrate", *args], capture_output=True, text=True)
+
+
+def test_shipped_label_sets_are_disjoint_and_large_enough():
+    train, ev = load_labels(LABELS_DIR / "train.jsonl"), load_labels(LABELS_DIR / "eval.jsonl")
+    assert len(train) >= 1000 and len(ev) >= 250
+    assert not {x.scenario_id for x in train} & {x.scenario_id for x in ev}
+    assert all(x.scenario_id.startswith("tr-") for x in train) and all(x.scenario_id.startswith("ho-") for x in ev)
+    for labels in (train, ev):
+        rate = sum(x.met for x in labels) / len(labels)
+        assert 0.2 < rate < 0.8
+        assert {x.quality for x in labels} == {"good", "mediocre", "subtly_wrong", "bad", "smollm2"}
+
+
+def test_cli_default_judge_json(tmp_path):
+    r = _cli("--labels", str(LABELS_DIR / "eval.jsonl"), "--limit", "6", "--json", "--no-cache")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {"accuracy", "kappa", "f1", "unscored_rate", "calls_per_answer", "n"} <= set(out)
+    assert out["n_answers"] == 6 and out["unscored_rate"] == 0.0 and out["judge"] == "benrl/minilm-probe"
+
+
+def test_cli_mock_judge_that_never_parses_is_all_unscored(tmp_path):
+    # mockllm's default reply is prose, never a verdict: every item unscored, no agreement claimed
+    r = _cli("--labels", str(LABELS_DIR / "eval.jsonl"), "--judge", "mockllm/model", "--limit", "2", "--json",
+             "--no-cache")
+    out = json.loads(r.stdout)
+    assert out["unscored_rate"] == 1.0 and math.isnan(out["accuracy"])
+    assert out["calls_per_answer"] > 0
+
+
+def test_oracle_mock_judge_agrees_perfectly(tmp_path, monkeypatch):
+    labels = [x for g in group_answers(load_labels(LABELS_DIR / "eval.jsonl"))[:4] for x in g]
+    met = {(x.completion, x.criterion): x.met for x in labels}
+
+    def oracle(input, tools, tool_choice, config):
+        text = input[-1].text
+        crit = re.search(r'<criterion points="-?\d+">(.*?)</criterion>', text, flags=re.S).group(1)
+        answer = re.search(r"<reply>\n(.*?)\n</reply>", text, flags=re.S).group(1)
+        return ModelOutput.from_content("mockllm/model", json.dumps({"explanation": "x", "criteria_met": met[(answer, crit)]}))
+
+    real = rubric.LLMScorer._get_model
+
+    def patched(self):
+        if self._model is None:
+            from benrl.models.backends import resolve_model
+
+            self._model = resolve_model("mockllm/model", memoize=False, custom_outputs=oracle)
+        return real(self)
+
+    monkeypatch.setattr(rubric.LLMScorer, "_get_model", patched)
+    c = asyncio.run(calibrate(labels, JudgeConfig(model="mockllm/model", cache=False), progress=False))
+    assert (c.accuracy, c.kappa, c.unscored_rate) == (1.0, 1.0, 0.0)
+    assert c.calls_per_answer == pytest.approx(len(labels) / 4)
+
+
+def test_bad_label_file_names_line_and_field(tmp_path):
+    p = tmp_path / "labels.jsonl"
+    p.write_text(json.dumps({"prompt": [{"role": "user", "content": "q"}], "completion": "a", "criterion": "c",
+                             "points": 0, "met": True}) + "\n")
+    with pytest.raises(BenrlError, match=r"labels.jsonl:1: field 'points'"):
+        load_labels(p)
