@@ -61,6 +61,15 @@ def cmd_models_prepare(args: argparse.Namespace) -> int:
         path = prepare(name, force=args.force)
         print(f"{name}: {path}")
     offline_tiktoken()
+    if not args.names:
+        # the default offline judge ships inside benrl; loading it checks the weights are intact
+        from benrl.judges.calibrate import recorded_agreement
+        from benrl.judges.local import PROBE_PATH, Probe
+
+        meta = Probe.load(PROBE_PATH).meta
+        agree = recorded_agreement("benrl/minilm-probe") or {}
+        print(f"minilm-probe (default judge): {PROBE_PATH} (trained on {meta['n']} labels; held-out "
+              f"kappa {agree.get('kappa', float('nan')):.2f}, accuracy {agree.get('accuracy', float('nan')):.2f})")
     return 0
 
 
@@ -299,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--generations", type=int, help="completions per prompt, the GRPO group (default 4)")
     s.add_argument("--trait-fraction", type=float, help="share of trait slots (default 0.05)")
     s.add_argument("--seed", type=int)
-    s.add_argument("--max-completion-length", type=int, help="generation limit in tokens (default 96)")
+    s.add_argument("--max-completion-length", type=int, help="generation limit in tokens (default 64)")
     s.add_argument("--beta", type=float, help="KL coefficient (default 0)")
     s.add_argument("--checkpoint-every", type=int, help="checkpoint cadence in steps (default 5)")
     s.add_argument("--judge", help="rubric judge model string (default benrl/minilm-probe)")

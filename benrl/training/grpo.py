@@ -17,7 +17,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ class TrainConfig:
     """Share of prompt slots given to trait scenarios (the paper's 5%)."""
     seed: int = 0
     """Seeds the pools, the schedule, sampling and LoRA init."""
-    max_completion_length: int = 96
+    max_completion_length: int = 64
     """Generation limit in tokens."""
     learning_rate: float = 2e-5
     beta: float = 0.0
@@ -174,10 +174,12 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
         disable_tqdm=False, mask_truncated_completions=False,
     )
     dump = str(out / "samples.jsonl")
+    # truncation is recognised against the generation limit actually used
+    validity = replace(cfg.validity, max_completion_length=cfg.max_completion_length)
     rewards = [
-        CheckerReward(cfg.validity, dump, cfg.dump_every),
-        RubricReward(cfg.judge, cfg.validity, dump, cfg.dump_every),
-        HelpfulnessReward(cfg.judge, cfg.validity, dump, cfg.dump_every),
+        CheckerReward(validity, dump, cfg.dump_every),
+        RubricReward(cfg.judge, validity, dump, cfg.dump_every),
+        HelpfulnessReward(cfg.judge, validity, dump, cfg.dump_every),
     ]
     peft_config = None
     if cfg.lora:

@@ -39,8 +39,8 @@ class Validity:
     """Share of repeated word 3-grams above which a completion is degenerate."""
     mask_truncated: bool = True
     """Completions that hit the token limit without ending get 0."""
-    max_completion_length: int = 128
-    """The generation limit (tokens), to recognise truncation."""
+    max_completion_length: int = 64
+    """The generation limit (tokens), to recognise truncation; `benrl train` sets it from its own limit."""
 
 
 def completion_text(completion: Any) -> str:
