@@ -101,6 +101,13 @@ class StandardRow:
     constraints: tuple[Constraint, ...] = field(default_factory=tuple)  # instruction
 
 
+CONSTRAINT_KINDS = ["max_words", "include", "exclude", "bullets", "lowercase", "ends_with", "json_keys", "min_words"]
+# pairs no answer can satisfy at once (a JSON object cannot end with a phrase or be a bullet list; the
+# ending phrases are capitalised; a word limit and a word minimum clash)
+CONFLICTS = {frozenset(p) for p in [("json_keys", "ends_with"), ("json_keys", "bullets"), ("lowercase", "ends_with"),
+                                    ("max_words", "min_words"), ("include", "exclude")]}
+
+
 @cache
 def _instruction_data() -> dict:
     return yaml.safe_load((DATA / "instruction_tasks.yaml").read_text(encoding="utf-8"))
@@ -133,14 +140,10 @@ def math_row(rng: random.Random, i: int) -> StandardRow:
 def instruction_row(rng: random.Random, i: int) -> StandardRow:
     d = _instruction_data()
     task = rng.choice(d["tasks"])
-    kinds = rng.sample(["max_words", "include", "exclude", "bullets", "lowercase", "ends_with", "json_keys",
-                        "min_words"], k=2)
-    if "bullets" in kinds and "json_keys" in kinds:
-        kinds.remove("json_keys")
-        kinds.append("max_words")
-    if "max_words" in kinds and "min_words" in kinds:
-        kinds.remove("min_words")
-        kinds.append("lowercase")
+    while True:  # two constraints that can be met together
+        kinds = rng.sample(CONSTRAINT_KINDS, k=2)
+        if frozenset(kinds) not in CONFLICTS:
+            break
     cons = []
     for k in kinds:
         arg: str | int = {
@@ -150,8 +153,6 @@ def instruction_row(rng: random.Random, i: int) -> StandardRow:
             "json_keys": json.dumps(rng.choice(d["json_keys"])),
         }[k]
         cons.append(Constraint(kind=k, arg=arg))
-    if len({c.arg for c in cons if c.kind in ("include", "exclude")}) < sum(c.kind in ("include", "exclude") for c in cons):
-        cons = [c for c in cons if c.kind != "exclude"]
     text = task + "\n\nRules: " + " ".join(c.text() for c in cons)
     return StandardRow(id=f"instr-{i}", kind="instruction", prompt=text, constraints=tuple(cons))
 

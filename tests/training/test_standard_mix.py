@@ -53,3 +53,12 @@ CONSTRAINTS = [
 @pytest.mark.parametrize("c,answer,ok", CONSTRAINTS)
 def test_constraints(c, answer, ok):
     assert c.check(answer) is ok
+
+
+def test_instruction_rows_never_pair_conflicting_constraints():
+    from benrl.training.standard_mix import CONFLICTS, instruction_row
+
+    rng = random.Random(1)
+    for i in range(300):
+        row = instruction_row(rng, i)
+        assert len(row.constraints) == 2 and frozenset(c.kind for c in row.constraints) not in CONFLICTS
