@@ -104,16 +104,17 @@ class Scorer(Protocol):
                      usage: Usage, cache: VerdictCache | None) -> list[tuple[bool | None, str]]: ...
 
 
-PER_ITEM = """You are grading one reply of an AI assistant against one rubric criterion.
-
-<conversation>
+CONTEXT = """<conversation>
 {conversation}
 </conversation>
 
 <reply>
 {answer}
 </reply>
+"""
+PER_ITEM = """You are grading one reply of an AI assistant against one rubric criterion.
 
+""" + CONTEXT + """
 <criterion points="{points}">{criterion}</criterion>
 
 Does the reply meet the criterion? A criterion describes a behaviour. When it has negative points it is a \
@@ -124,14 +125,7 @@ Answer with JSON only: {{"explanation": "<one or two sentences>", "criteria_met"
 
 BATCHED = """You are grading one reply of an AI assistant against each criterion of a rubric.
 
-<conversation>
-{conversation}
-</conversation>
-
-<reply>
-{answer}
-</reply>
-
+""" + CONTEXT + """
 <criteria>
 {criteria}
 </criteria>
