@@ -46,6 +46,9 @@ class TrainConfig:
     """Distinct prompts per step (each sampled `generations` times)."""
     generations: int = 4
     """Completions per prompt (GRPO group size)."""
+    micro_batches: int = 4
+    """Split each step's completions into this many gradient-accumulation micro-batches (same optimizer
+    step, same schedule; lower peak memory). Must divide prompts_per_step x generations / processes."""
     trait_fraction: float = 0.05
     """Share of prompt slots given to trait scenarios (the paper's 5%)."""
     seed: int = 0
@@ -162,11 +165,16 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     completions_per_step = cfg.prompts_per_step * cfg.generations
-    if completions_per_step % world:
-        raise BenrlError(f"prompts_per_step x generations ({completions_per_step}) must divide by the {world} processes")
+    if completions_per_step % (world * cfg.micro_batches):
+        raise BenrlError(f"prompts_per_step x generations ({completions_per_step}) must divide by processes x "
+                         f"micro_batches ({world} x {cfg.micro_batches})")
+    # one generation batch = one step's P x G completions; it is consumed in `micro_batches` accumulation
+    # micro-steps that make a single optimizer step, so steps and the schedule do not change
     args = GRPOConfig(
-        output_dir=str(out / "checkpoints"), max_steps=cfg.steps, per_device_train_batch_size=completions_per_step // world,
-        gradient_accumulation_steps=1, steps_per_generation=1, num_generations=cfg.generations,
+        output_dir=str(out / "checkpoints"), max_steps=cfg.steps,
+        per_device_train_batch_size=completions_per_step // (world * cfg.micro_batches),
+        gradient_accumulation_steps=cfg.micro_batches, steps_per_generation=cfg.micro_batches,
+        num_generations=cfg.generations,
         max_completion_length=cfg.max_completion_length, shuffle_dataset=False, learning_rate=cfg.learning_rate,
         beta=cfg.beta, temperature=cfg.temperature, seed=cfg.seed, data_seed=cfg.seed, logging_steps=1,
         save_steps=cfg.checkpoint_every, save_strategy="steps", report_to=[], bf16=cfg.bf16,

@@ -14,7 +14,7 @@ import pytest
 
 from benrl.training.grpo import TrainConfig, compare_ledgers, train_arm
 
-TINY = dict(steps=2, prompts_per_step=4, generations=2, trait_fraction=0.25, max_completion_length=24,
+TINY = dict(steps=2, prompts_per_step=4, generations=2, trait_fraction=0.25, max_completion_length=24, micro_batches=2,
             checkpoint_every=1, dump_every=1)
 
 
