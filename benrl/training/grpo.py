@@ -196,7 +196,7 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
         peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules="all-linear",
                                  task_type="CAUSAL_LM")
     metrics_path = out / "metrics.jsonl"
-    totals = {"completion_tokens": 0.0, "judge_calls": 0.0}
+    totals = {"completion_tokens": 0.0, "judge_calls": 0.0, "tokens_seen": 0.0}
     started = time.monotonic()
 
     def ledger(step: int, done: bool) -> dict:
@@ -204,6 +204,9 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
             "schema_version": SCHEMA_VERSION, "arm": cfg.arm, "done": done, "steps": step,
             "prompts": step * cfg.prompts_per_step, "generations": step * completions_per_step,
             "completion_tokens": int(totals["completion_tokens"]), "judge_calls": int(totals["judge_calls"]),
+            # prompt + completion tokens through the policy (TRL's cumulative count): arms matched in steps x
+            # prompts x generations can still differ here, e.g. long multi-turn trait prompts
+            "tokens_seen": int(totals["tokens_seen"]),
             "trait_fraction": {"requested": cfg.trait_fraction, "realised": frac},
             "wall_seconds": round(time.monotonic() - started, 1), "seed": cfg.seed, "processes": world,
             "judge": {"model": cfg.judge.model, "agreement_on_heldout_labels": recorded_agreement(cfg.judge.model)},
@@ -216,6 +219,7 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
                 return
             totals["completion_tokens"] += logs["completions/mean_length"] * completions_per_step
             totals["judge_calls"] += logs.get("judge/calls", 0.0)
+            totals["tokens_seen"] = float(logs.get("num_tokens", totals["tokens_seen"]))
             with metrics_path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps({"step": state.global_step, **logs}) + "\n")
 
@@ -235,6 +239,7 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
             d = json.loads(x)
             totals["completion_tokens"] += d.get("completions/mean_length", 0.0) * completions_per_step
             totals["judge_calls"] += d.get("judge/calls", 0.0)
+            totals["tokens_seen"] = float(d.get("num_tokens", totals["tokens_seen"]))
     trainer.train(resume_from_checkpoint=resume or None)
     trainer.save_model(str(out / "final_adapter" if cfg.lora else out / "final"))
     if cfg.lora and trainer.is_world_process_zero():
@@ -251,5 +256,7 @@ def compare_ledgers(a: dict, b: dict) -> dict:
     mismatch = {k: (a[k], b[k]) for k in keys if a[k] != b[k]}
     diff = b["completion_tokens"] - a["completion_tokens"]
     rel = diff / a["completion_tokens"] if a["completion_tokens"] else 0.0
+    seen = b.get("tokens_seen", 0) - a.get("tokens_seen", 0)
     return {"matched": not mismatch, "mismatch": mismatch, "completion_token_difference": diff,
-            "completion_token_difference_rel": round(rel, 4), "arms": [a["arm"], b["arm"]]}
+            "completion_token_difference_rel": round(rel, 4), "tokens_seen_difference": seen,
+            "arms": [a["arm"], b["arm"]]}

@@ -42,6 +42,7 @@ def test_ledgers_match_and_record_compute(two_arms):
     for arm, led in ledgers.items():
         assert led["done"] and (led["steps"], led["prompts"], led["generations"]) == (2, 8, 16)
         assert led["completion_tokens"] > 0 and led["trait_fraction"]["realised"] == 0.25
+        assert led["tokens_seen"] > led["completion_tokens"]  # prompts count too
         assert (root / arm / "final" / "config.json").exists()  # merged, loadable folder
         steps = [json.loads(x)["step"] for x in (root / arm / "metrics.jsonl").read_text().splitlines()]
         assert steps == [1, 2]
