@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import platform
 import time
@@ -24,7 +23,7 @@ from typing import Any
 from benrl.judges.calibrate import recorded_agreement
 from benrl.judges.rubric import JudgeConfig
 from benrl.traits.scenarios import load_library
-from benrl.training.mixing import ARMS, Slot, build_schedule, realised_fraction
+from benrl.training.mixing import ARMS, Slot, build_schedule, realised_fraction, trait_count
 from benrl.training.rewards import CheckerReward, HelpfulnessReward, RubricReward, Validity
 from benrl.training.standard_mix import StandardRow, build_pools
 from benrl.types import SCHEMA_VERSION, BenrlError, Scenario
@@ -155,8 +154,7 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
 
     sched, rows = schedule_rows(cfg)
     frac = realised_fraction(sched)
-    expected = sum(math.floor((t + 1) * cfg.trait_fraction * cfg.prompts_per_step + 1e-9)
-                   - math.floor(t * cfg.trait_fraction * cfg.prompts_per_step + 1e-9) for t in range(cfg.steps))
+    expected = sum(trait_count(t, cfg.trait_fraction, cfg.prompts_per_step) for t in range(cfg.steps))
     assert round(frac * cfg.steps * cfg.prompts_per_step) == expected, "schedule lost trait slots"
     _write_json(out / "schedule.json", [[asdict(s) for s in row] for row in sched])
     model_path = str(ensure(ALIASES[cfg.model])) if cfg.model in ALIASES else cfg.model
@@ -199,6 +197,11 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
     totals = {"completion_tokens": 0.0, "judge_calls": 0.0, "tokens_seen": 0.0}
     started = time.monotonic()
 
+    def accumulate(log_line: dict) -> None:
+        totals["completion_tokens"] += log_line.get("completions/mean_length", 0.0) * completions_per_step
+        totals["judge_calls"] += log_line.get("judge/calls", 0.0)
+        totals["tokens_seen"] = float(log_line.get("num_tokens", totals["tokens_seen"]))
+
     def ledger(step: int, done: bool) -> dict:
         return {
             "schema_version": SCHEMA_VERSION, "arm": cfg.arm, "done": done, "steps": step,
@@ -217,9 +220,7 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
             if not logs or not state.is_world_process_zero or "completions/mean_length" not in logs:
                 return
-            totals["completion_tokens"] += logs["completions/mean_length"] * completions_per_step
-            totals["judge_calls"] += logs.get("judge/calls", 0.0)
-            totals["tokens_seen"] = float(logs.get("num_tokens", totals["tokens_seen"]))
+            accumulate(logs)
             with metrics_path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps({"step": state.global_step, **logs}) + "\n")
 
@@ -236,10 +237,7 @@ def train_arm(cfg: TrainConfig, out: Path) -> dict:
         kept = [x for x in metrics_path.read_text().splitlines() if json.loads(x)["step"] <= last]
         metrics_path.write_text("".join(x + "\n" for x in kept))
         for x in kept:
-            d = json.loads(x)
-            totals["completion_tokens"] += d.get("completions/mean_length", 0.0) * completions_per_step
-            totals["judge_calls"] += d.get("judge/calls", 0.0)
-            totals["tokens_seen"] = float(d.get("num_tokens", totals["tokens_seen"]))
+            accumulate(json.loads(x))
     trainer.train(resume_from_checkpoint=resume or None)
     trainer.save_model(str(out / "final_adapter" if cfg.lora else out / "final"))
     if cfg.lora and trainer.is_world_process_zero():
